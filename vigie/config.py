@@ -1,0 +1,138 @@
+"""One typed configuration for every Vigie command, read once from the environment.
+
+Every setting has a default that works on a laptop; override any of them with an environment
+variable ``VIGIE_<NAME>`` (for example ``VIGIE_KAFKA_PORT=19092``) or a ``.env`` file in the
+working directory. Commands call :func:`load_settings` once and pass the result down.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vigie.errors import VigieError
+
+#: Root of the source checkout (schemas, cities and rules live beside the package).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(VigieError):
+    """A setting is wrong; the message says which one and how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Every knob of a Vigie deployment, local or production."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", env_file=".env", extra="ignore")
+
+    profile: Literal["local", "production"] = Field(
+        "local", description="production refuses to start without secrets such as the key"
+    )
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "vigie",
+        description="where the local stack keeps binaries, data and logs",
+    )
+    host: str = Field("127.0.0.1", description="address the local services bind to")
+
+    # Kafka
+    kafka_port: int = Field(19092, ge=1, le=65535)
+    kafka_controller_port: int = Field(19093, ge=1, le=65535)
+    kafka_version: str = "4.1.1"
+    kafka_bootstrap: str | None = Field(
+        None, description="external brokers; default is the local stack's broker"
+    )
+    topic_partitions: int = Field(2, ge=1, description="default partitions of data topics")
+
+    # ClickHouse
+    clickhouse_port: int = Field(19000, ge=1, le=65535, description="native protocol port")
+    clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+    clickhouse_host: str | None = Field(None, description="external server; default local")
+    clickhouse_database: str = "vigie"
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+
+    # Flink
+    flink_kafka_connector: str = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
+    flink_parallelism: int = Field(1, ge=1)
+    flink_checkpoint_ms: int = Field(5000, ge=100)
+
+    # Schema registry: empty means Avro single-object encoding resolved against schemas/.
+    schema_registry_url: str | None = None
+
+    # City and fusion
+    city: str = Field("marseille", description="folder under cities/ with the city's data")
+    cities_dir: Path = REPO_ROOT / "cities"
+    schemas_dir: Path = REPO_ROOT / "schemas"
+
+    # Privacy
+    pseudonym_key: SecretStr | None = Field(
+        None, description="HMAC key for personal identifiers (or VIGIE_PSEUDONYM_KEY_FILE)"
+    )
+    pseudonym_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Settings:
+        ports = {
+            "VIGIE_KAFKA_PORT": self.kafka_port,
+            "VIGIE_KAFKA_CONTROLLER_PORT": self.kafka_controller_port,
+            "VIGIE_CLICKHOUSE_PORT": self.clickhouse_port,
+            "VIGIE_CLICKHOUSE_HTTP_PORT": self.clickhouse_http_port,
+        }
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                msg = f"{name} and {seen[port]} are both {port}; give each service its own port"
+                raise ValueError(msg)
+            seen[port] = name
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka bootstrap list the clients use."""
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def clickhouse_address(self) -> str:
+        """Host the ClickHouse clients connect to."""
+        return self.clickhouse_host or self.host
+
+    @property
+    def city_dir(self) -> Path:
+        """Folder holding the current city's sectors, cameras, stations and rules."""
+        return self.cities_dir / self.city
+
+    def pseudonym_key_bytes(self) -> bytes:
+        """The HMAC key, refusing the built-in development key in production."""
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode()
+        if self.pseudonym_key_file is not None:
+            try:
+                return self.pseudonym_key_file.read_bytes().strip()
+            except OSError as exc:
+                msg = f"cannot read VIGIE_PSEUDONYM_KEY_FILE={self.pseudonym_key_file}: {exc}"
+                raise ConfigError(msg) from exc
+        if self.profile == "production":
+            msg = (
+                "the production profile needs a pseudonymisation key: set VIGIE_PSEUDONYM_KEY "
+                "or VIGIE_PSEUDONYM_KEY_FILE (a file holding at least 32 random bytes)"
+            )
+            raise ConfigError(msg)
+        return b"vigie-local-development-key-not-for-production"
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """Read the configuration once; a wrong value becomes a :class:`ConfigError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"VIGIE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        msg = f"invalid configuration: {problems}"
+        raise ConfigError(msg) from exc

@@ -1,0 +1,1 @@
+"""The pure core: event model, geometry, linking, rules and serde. No I/O, no services."""
