@@ -1,0 +1,206 @@
+"""A ClickHouse server from Debian's ``clickhouse-server`` package, run with our own files.
+
+Debian installs the binary without starting a service, which suits us: the project writes
+its own ``config.xml``/``users.xml`` under ``<data_dir>/clickhouse`` and runs the server as a
+detached process on loopback, so nothing on the machine's system config changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from vigie.config import Settings
+from vigie.stack.component import ComponentStatus
+from vigie.stack.process import (
+    ManagedProcess,
+    StackError,
+    port_open,
+    require_free_port,
+    run_checked,
+    wait_until,
+)
+
+SERVER_BINARY = "clickhouse-server"
+
+
+def _config_xml(settings: Settings, home: Path) -> str:
+    data = home / "data"
+    return f"""<?xml version="1.0"?>
+<!-- Written by `vigie stack up`; change Settings (VIGIE_*), not this file. -->
+<yandex>
+  <logger>
+    <level>information</level>
+    <log>{escape(str(home / "logs" / "clickhouse-server.log"))}</log>
+    <errorlog>{escape(str(home / "logs" / "clickhouse-server.err.log"))}</errorlog>
+    <size>100M</size>
+    <count>3</count>
+  </logger>
+  <listen_host>{escape(settings.host)}</listen_host>
+  <http_port>{settings.clickhouse_http_port}</http_port>
+  <tcp_port>{settings.clickhouse_port}</tcp_port>
+  <max_connections>256</max_connections>
+  <keep_alive_timeout>3</keep_alive_timeout>
+  <max_concurrent_queries>50</max_concurrent_queries>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <mark_cache_size>268435456</mark_cache_size>
+  <path>{escape(str(data))}/</path>
+  <tmp_path>{escape(str(home / "tmp"))}/</tmp_path>
+  <user_files_path>{escape(str(home / "user_files"))}/</user_files_path>
+  <format_schema_path>{escape(str(home / "format_schemas"))}/</format_schema_path>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mlock_executable>false</mlock_executable>
+  <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+  <max_session_timeout>3600</max_session_timeout>
+  <default_session_timeout>60</default_session_timeout>
+  <merge_tree>
+    <max_suspicious_broken_parts>5</max_suspicious_broken_parts>
+  </merge_tree>
+</yandex>
+"""
+
+
+def users_xml(settings: Settings) -> str:
+    """The server's users: the project's user roles where the store defines them."""
+    try:
+        from vigie.store.roles import render_users_xml  # the store owns role definitions
+    except ImportError:
+        render_users_xml = None
+    if render_users_xml is not None:
+        return str(render_users_xml(settings))
+    password = escape(settings.clickhouse_password.get_secret_value())
+    return f"""<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+    <readonly><readonly>1</readonly></readonly>
+  </profiles>
+  <users>
+    <default>
+      <password>{password}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+  <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+  </interval></default></quotas>
+</yandex>
+"""
+
+
+class ClickHouseServer:
+    """One ClickHouse server under ``<data_dir>/clickhouse``."""
+
+    name = "clickhouse"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.data_dir / "clickhouse"
+        self.process = ManagedProcess(
+            "clickhouse", self.home / "clickhouse.pid", self.home / "logs" / "stdout.log"
+        )
+
+    @property
+    def log_file(self) -> Path:
+        """The server's main log (its own logger, not stdout)."""
+        return self.home / "logs" / "clickhouse-server.log"
+
+    def install(self) -> bool:
+        """Install Debian's package when the binary is missing and we may use apt."""
+        if shutil.which(SERVER_BINARY):
+            return False
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            msg = (
+                "clickhouse-server is not installed; install it with "
+                "`sudo apt-get install clickhouse-server clickhouse-client` and run again"
+            )
+            raise StackError(msg)
+        run_checked(["apt-get", "update", "-qq"], "apt-get update")
+        run_checked(
+            ["apt-get", "install", "-y", "-qq", "clickhouse-server", "clickhouse-client"],
+            "installing clickhouse-server with apt-get",
+        )
+        return True
+
+    def _write_config(self) -> None:
+        for sub in ("data", "tmp", "user_files", "format_schemas", "logs"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        (self.home / "config.xml").write_text(_config_xml(self.settings, self.home))
+        (self.home / "users.xml").write_text(users_xml(self.settings))
+
+    def _http(self, path: str, body: bytes | None = None) -> str | None:
+        url = f"http://{self.settings.clickhouse_address}:{self.settings.clickhouse_http_port}"
+        req = urllib.request.Request(url + path, data=body)
+        user = self.settings.clickhouse_user
+        req.add_header("X-ClickHouse-User", user)
+        req.add_header("X-ClickHouse-Key", self.settings.clickhouse_password.get_secret_value())
+        try:
+            with urllib.request.urlopen(req, timeout=3) as resp:
+                return str(resp.read().decode())
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def healthy(self) -> bool:
+        """True when the server answers a query over HTTP."""
+        return self._http("/", b"SELECT 1") is not None
+
+    def version(self) -> str:
+        """The running server's version, or the package's when it is down."""
+        answer = self._http("/", b"SELECT version()")
+        return answer.strip() if answer else "unknown"
+
+    def start(self) -> bool:
+        """Start the server unless it is already up; wait until it answers."""
+        if self.process.pid() is not None and self.healthy():
+            return False
+        if self.process.pid() is None:
+            require_free_port(
+                self.settings.host, self.settings.clickhouse_port, "VIGIE_CLICKHOUSE_PORT"
+            )
+            require_free_port(
+                self.settings.host,
+                self.settings.clickhouse_http_port,
+                "VIGIE_CLICKHOUSE_HTTP_PORT",
+            )
+            self.install()
+            self._write_config()
+            binary = shutil.which(SERVER_BINARY) or SERVER_BINARY
+            self.process.start([binary, f"--config-file={self.home / 'config.xml'}"], cwd=self.home)
+        wait_until(self.healthy, 60, "ClickHouse", self.log_file)
+        return True
+
+    def stop(self) -> bool:
+        """Stop the server; it finishes running merges' writes on SIGTERM."""
+        return self.process.stop(timeout_s=30)
+
+    def status(self) -> ComponentStatus:
+        """Health, version, ports and data folder of the server."""
+        pid = self.process.pid()
+        healthy = pid is not None and self.healthy()
+        state = "up" if healthy else ("starting" if pid else "down")
+        if shutil.which(SERVER_BINARY) is None:
+            state = "missing"
+        return ComponentStatus(
+            name=self.name,
+            healthy=healthy,
+            state=state,
+            version=self.version() if healthy else "-",
+            ports=(self.settings.clickhouse_port, self.settings.clickhouse_http_port),
+            data_dir=self.home / "data",
+            pid=pid,
+            detail=f"native {self.settings.clickhouse_address}:{self.settings.clickhouse_port}",
+        )
+
+
+def clickhouse_ready(settings: Settings) -> bool:
+    """Cheap check used by other commands before they connect."""
+    return port_open(settings.clickhouse_address, settings.clickhouse_port)
