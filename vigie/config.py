@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,9 +130,15 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"VIGIE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_describe(err) for err in exc.errors())
         msg = f"invalid configuration: {problems}"
         raise ConfigError(msg) from exc
+
+
+def _describe(err: Any) -> str:
+    """One validation problem in the words of the environment variable to change."""
+    text = str(err["msg"]).removeprefix("Value error, ")
+    if not err["loc"]:
+        return text
+    name = "VIGIE_" + "_".join(str(p) for p in err["loc"]).upper()
+    return f"{name}: {text}"
