@@ -19,7 +19,8 @@ def test_two_services_on_one_port_are_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("VIGIE_CLICKHOUSE_PORT", "19092")
     load_settings.cache_clear()
     try:
-        with pytest.raises(ConfigError, match="VIGIE_CLICKHOUSE_PORT and VIGIE_KAFKA_PORT are both 19092"):
+        clash = "VIGIE_CLICKHOUSE_PORT and VIGIE_KAFKA_PORT are both 19092"
+        with pytest.raises(ConfigError, match=clash):
             load_settings()
     finally:
         load_settings.cache_clear()
