@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from vigie.errors import VigieError
 
 #: Modules under ``vigie.cli`` that add sub-commands, in the order ``--help`` lists them.
-COMMAND_GROUPS: tuple[str, ...] = ("stack",)
+COMMAND_GROUPS: tuple[str, ...] = (
+    "stack",
+    "smoke",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
