@@ -1,0 +1,1 @@
+"""The simulated city: a deterministic scenario generator and its file and Kafka adapters."""
