@@ -114,3 +114,28 @@ class Incident:
     context: IncidentContext = IncidentContext()
     merged_into: str | None = None
     explanation: str | None = None
+
+
+class AckAction(StrEnum):
+    """What an operator did to an incident from the command center."""
+
+    ACK = "ack"  # seen and being handled
+    ASSIGN = "assign"  # handed to a unit or person (``assignee``)
+    RELEASE = "release"  # an earlier assignment is withdrawn
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentAck:
+    """One operator action on an incident, on the ``incident-acks`` topic.
+
+    ``ack_id`` is a random UUID (text) chosen by the client that sends it, so a retried or
+    replayed record is recognised as the same action by idempotent sinks.
+    """
+
+    ack_id: str
+    incident_id: str
+    action: AckAction
+    operator: str
+    at: int
+    assignee: str | None = None
+    note: str | None = None
