@@ -19,6 +19,7 @@ from vigie.errors import VigieError
 COMMAND_GROUPS: tuple[str, ...] = (
     "stack",
     "smoke",
+    "simulate",
 )
 
 

@@ -472,7 +472,7 @@ class _Gen:
                 lon,
                 lat,
                 incident=inc,
-                cause="FIRE",
+                cause="OTHER_CAUSE",
                 effect="DETOUR",
                 text="Incendie, ligne déviée",
             )
