@@ -187,27 +187,33 @@ class TransportParser:
         for index, entity in enumerate(feed.entity, start=1):
             position = SourcePosition(uri, index)
             original = entity.SerializeToString()
-            record_id = entity.id or None
+            record_id: str | None = None
             try:
-                if not entity.id:
+                record_id = _pb_text(entity.id, "entity id")
+                if record_id is None:
                     raise RecordRejected(Reason.MISSING_FIELD, "entity id is empty")
-                yield self._entity(entity, header_time, position, ctx)
+                yield self._entity(entity, record_id, header_time, position, ctx)
             except RecordRejected as rejected:
                 yield Rejection(rejected.reason, position, original, rejected.detail, record_id)
 
     def _entity(
-        self, entity: Any, header_time: int | None, position: SourcePosition, ctx: ParseContext
+        self,
+        entity: Any,
+        entity_id: str,
+        header_time: int | None,
+        position: SourcePosition,
+        ctx: ParseContext,
     ) -> TransportEntity:
         common = (position.uri, position.index, ctx.ingest_time)
         if entity.HasField("vehicle"):
             vehicle = self._vehicle(entity.vehicle, header_time, ctx)
             seconds = vehicle.observed_at // 1000
             return TransportEntity(
-                f"{entity.id}@{seconds}", *common, EntityKind.VEHICLE_POSITION, vehicle, None
+                f"{entity_id}@{seconds}", *common, EntityKind.VEHICLE_POSITION, vehicle, None
             )
         if entity.HasField("alert"):
             alert = self._alert(entity.alert, header_time, ctx)
-            return TransportEntity(entity.id, *common, EntityKind.ALERT, None, alert)
+            return TransportEntity(entity_id, *common, EntityKind.ALERT, None, alert)
         raise RecordRejected(Reason.UNKNOWN_CODE, "entity is neither a vehicle nor an alert")
 
     def _route(self, route_id: str) -> str:
@@ -231,10 +237,10 @@ class TransportParser:
         if not msg.HasField("position"):
             raise RecordRejected(Reason.MISSING_COORDINATES, "vehicle has no position")
         lon, lat = check_lon_lat(msg.position.longitude, msg.position.latitude, ctx)
-        route_id = msg.trip.route_id or None
+        route_id = _pb_text(msg.trip.route_id, "trip.route_id")
         if route_id is not None:
             self._route(route_id)
-        stop_id = msg.stop_id or None
+        stop_id = _pb_text(msg.stop_id, "stop_id")
         if stop_id is not None:
             self._stop(stop_id)
         descriptor = msg.vehicle
@@ -250,12 +256,14 @@ class TransportParser:
             else None
         )
         return VehiclePosition(
-            vehicle_id=descriptor.id or None,
-            vehicle_label=descriptor.label or None,
+            vehicle_id=_pb_text(descriptor.id, "vehicle.id"),
+            vehicle_label=_pb_text(descriptor.label, "vehicle.label"),
             license_plate_pseudonym=pseudonymise_optional(
-                descriptor.license_plate or None, ctx.pseudonym_key, IdentifierKind.PLATE
+                _pb_text(descriptor.license_plate, "vehicle.license_plate"),
+                ctx.pseudonym_key,
+                IdentifierKind.PLATE,
             ),
-            trip_id=msg.trip.trip_id or None,
+            trip_id=_pb_text(msg.trip.trip_id, "trip.trip_id"),
             route_id=route_id,
             lon=lon,
             lat=lat,
@@ -281,10 +289,12 @@ class TransportParser:
         routes: list[str] = []
         stops: list[InformedStop] = []
         for informed in msg.informed_entity:
-            if informed.route_id and informed.route_id not in routes:
-                routes.append(self._route(informed.route_id))
-            if informed.stop_id and all(s.stop_id != informed.stop_id for s in stops):
-                stop = self._stop(informed.stop_id)
+            route_id = _pb_text(informed.route_id, "informed_entity.route_id")
+            stop_id = _pb_text(informed.stop_id, "informed_entity.stop_id")
+            if route_id is not None and route_id not in routes:
+                routes.append(self._route(route_id))
+            if stop_id is not None and all(s.stop_id != stop_id for s in stops):
+                stop = self._stop(stop_id)
                 stops.append(InformedStop(stop.stop_id, stop.lon, stop.lat))
         if not routes and not stops:
             raise RecordRejected(Reason.MISSING_FIELD, "alert informs no route or stop")
@@ -305,5 +315,22 @@ def _translation(text: Any) -> str | None:
     translations = list(text.translation)
     if not translations:
         return None
-    french = [t for t in translations if t.language.lower().startswith("fr")]
-    return str((french or translations)[0].text) or None
+    french = [
+        t
+        for t in translations
+        if (_pb_text(t.language, "translation.language") or "").lower().startswith("fr")
+    ]
+    return _pb_text((french or translations)[0].text, "translation.text")
+
+
+def _pb_text(value: Any, field: str) -> str | None:
+    """A protobuf string field; the pure-Python runtime hands back bytes when not UTF-8."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            detail = f"{field} is not valid UTF-8"
+            raise RecordRejected(Reason.UNPARSABLE, detail) from exc
+    if not isinstance(value, str):
+        raise RecordRejected(Reason.UNPARSABLE, f"{field} is not a string")
+    return value or None

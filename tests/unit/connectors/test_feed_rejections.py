@@ -357,3 +357,12 @@ def test_transport_rejections(ctx, static_gtfs, entity, reason):
 def test_undecodable_protobuf_is_one_whole_payload_rejection(ctx, static_gtfs):
     (bad,) = TransportParser(static_gtfs).parse(b"\x0a\xff\xff", "vp.pb", ctx)
     assert (bad.reason, bad.position.index, bad.original) == (Reason.UNPARSABLE, 0, b"\x0a\xff\xff")
+
+
+def test_protobuf_string_that_is_not_utf8_is_unparsable(ctx, static_gtfs):
+    entity = _vehicle("v1")
+    entity.vehicle.trip.trip_id = "Z83-T1"
+    payload = _feed(entity).replace(b"Z83-T1", b"\x8083-T1")
+    (bad,) = TransportParser(static_gtfs).parse(payload, "vp.pb", ctx)
+    assert (bad.reason, bad.position.index, bad.record_id) == (Reason.UNPARSABLE, 1, "v1")
+    assert b"\x8083-T1" in bad.original
