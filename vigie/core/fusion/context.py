@@ -1,0 +1,163 @@
+"""Context around an incident: weather, alerts, permits, transport nearby.
+
+Context events never form incidents; they are kept in a small store for as long as they
+can still apply to an incident in the state, and joined when an incident is assessed:
+
+- the weather observation of the nearest station (within a radius) closest in time;
+- weather alerts (CAP) whose area covers the incident while valid (no area: citywide);
+- permits and traffic orders whose polygon covers one of the incident's events while valid;
+- transport vehicles seen near the incident's events around its time: the affected lines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vigie.core.events import IncidentContext, NormalizedEvent, Source
+from vigie.core.geo import AreaIndex
+from vigie.core.rules import Rules
+
+
+class ContextClass:
+    """What a context event is used for (a plain namespace of strings)."""
+
+    OBSERVATION = "observation"
+    ALERT = "alert"
+    PERMIT = "permit"
+    VEHICLE = "vehicle"
+    OTHER = "other"
+
+
+def classify(event: NormalizedEvent) -> str:
+    """Sort a context event into the joins above, from its source and kind."""
+    if event.source == Source.WEATHER:
+        if event.area_wkt is not None or "alert" in event.kind:
+            return ContextClass.ALERT
+        return ContextClass.OBSERVATION
+    if event.source == Source.PERMITS:
+        return ContextClass.PERMIT
+    if event.source == Source.TRANSPORT:
+        return ContextClass.VEHICLE
+    return ContextClass.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedContext:
+    """The context of one incident plus the context events behind it (for explanations)."""
+
+    context: IncidentContext
+    matched: tuple[NormalizedEvent, ...]
+
+
+class ContextStore:
+    """Context events still able to apply to an incident, with the joins over them."""
+
+    def __init__(self, rules: Rules) -> None:
+        self._rules = rules
+        self._events: dict[str, NormalizedEvent] = {}
+        self._areas = AreaIndex()
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def add(self, event: NormalizedEvent) -> bool:
+        """Keep a context event; False when it was already known (a duplicate)."""
+        if event.event_id in self._events:
+            return False
+        self._events[event.event_id] = event
+        return True
+
+    def relevance_end(self, event: NormalizedEvent) -> int:
+        """Last event time at which this context event can still matter."""
+        spec = self._rules.spec.context
+        window = {
+            ContextClass.OBSERVATION: spec.weather_observation_window_s,
+            ContextClass.VEHICLE: spec.transport_window_s,
+        }.get(classify(event), 0.0)
+        end = event.valid_until if event.valid_until is not None else event.event_time
+        return end + round(window * 1000)
+
+    def evict_before(self, time_ms: int) -> int:
+        """Forget context that ended before ``time_ms``; returns how many were dropped."""
+        old = [e for e in self._events.values() if self.relevance_end(e) < time_ms]
+        for event in old:
+            del self._events[event.event_id]
+            if event.area_wkt is not None:
+                self._areas.forget(event.area_wkt)
+        return len(old)
+
+    def join(self, members: Sequence[NormalizedEvent]) -> JoinedContext:
+        """Context of an incident made of ``members`` (evidence events)."""
+        spec = self._rules.spec.context
+        tmin = min(m.event_time for m in members)
+        tmax = max(m.event_time for m in members)
+        cx = sum(m.x for m in members) / len(members)
+        cy = sum(m.y for m in members) / len(members)
+        clon = sum(m.lon for m in members) / len(members)
+        clat = sum(m.lat for m in members) / len(members)
+        obs_window = round(spec.weather_observation_window_s * 1000)
+        veh_window = round(spec.transport_window_s * 1000)
+
+        best_obs: tuple[float, int, str] | None = None
+        obs_event: NormalizedEvent | None = None
+        alerts: list[NormalizedEvent] = []
+        permits: list[NormalizedEvent] = []
+        lines: set[str] = set()
+        for event in self._events.values():
+            cls = classify(event)
+            start = event.valid_from if event.valid_from is not None else event.event_time
+            end = event.valid_until if event.valid_until is not None else event.event_time
+            if cls == ContextClass.OBSERVATION:
+                if abs(event.event_time - tmin) > obs_window:
+                    continue
+                dist = math.hypot(event.x - cx, event.y - cy)
+                if dist > spec.weather_station_radius_m:
+                    continue
+                rank = (round(dist), abs(event.event_time - tmin), event.event_id)
+                if best_obs is None or rank < best_obs:
+                    best_obs, obs_event = rank, event
+            elif cls in (ContextClass.ALERT, ContextClass.PERMIT):
+                if end < tmin or start > tmax:
+                    continue
+                if self._covers(event, members, clon, clat):
+                    (alerts if cls == ContextClass.ALERT else permits).append(event)
+            elif cls == ContextClass.VEHICLE:
+                line = event.attributes.get(spec.line_attribute) or event.attributes.get("route_id")
+                if not line or line in lines:
+                    continue
+                for m in members:
+                    if (
+                        abs(event.event_time - m.event_time) <= veh_window
+                        and math.hypot(event.x - m.x, event.y - m.y) <= spec.transport_radius_m
+                    ):
+                        lines.add(line)
+                        break
+        for m in members:
+            line = m.attributes.get(spec.line_attribute)
+            if m.source == Source.TRANSPORT and line:
+                lines.add(line)
+        alerts.sort(key=lambda e: e.event_id)
+        permits.sort(key=lambda e: e.event_id)
+        matched = (*alerts, *permits, *([obs_event] if obs_event is not None else []))
+        context = IncidentContext(
+            weather_alerts=tuple(e.event_id for e in alerts),
+            weather_observation=obs_event.event_id if obs_event is not None else None,
+            permits=tuple(e.event_id for e in permits),
+            affected_lines=tuple(sorted(lines)),
+        )
+        return JoinedContext(context=context, matched=matched)
+
+    def _covers(
+        self, event: NormalizedEvent, members: Sequence[NormalizedEvent], clon: float, clat: float
+    ) -> bool:
+        if event.area_wkt is None:
+            if classify(event) == ContextClass.ALERT:
+                return True  # an alert without an area covers the whole city
+            return any(
+                math.hypot(event.x - m.x, event.y - m.y) <= m.uncertainty_m + 50 for m in members
+            )
+        if self._areas.covers(event.area_wkt, clon, clat):
+            return True
+        return any(self._areas.covers(event.area_wkt, m.lon, m.lat) for m in members)
