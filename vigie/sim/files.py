@@ -62,8 +62,17 @@ class _LineBuffer:
 class FileSink:
     """Writes records, in publish order, into the connectors' input formats."""
 
-    def __init__(self, out: Path, timezone: str, *, chunk_s: int = 0, snapshot_s: int = 60) -> None:
+    def __init__(
+        self,
+        out: Path,
+        timezone: str,
+        *,
+        chunk_s: int = 0,
+        snapshot_s: int = 60,
+        placed: dict[tuple[str, int], SimRecord] | None = None,
+    ) -> None:
         self.out = out
+        self.placed = placed  # filled with (file, record index) -> record, when given
         self.tz = ZoneInfo(timezone)
         self.chunk_ms = chunk_s * 1000
         self.snapshot_ms = snapshot_s * 1000
@@ -188,6 +197,8 @@ class FileSink:
     def _count(self, name: str, recs: list[SimRecord], idx: list[int] | None = None) -> None:
         self.file_counts[name] = len(recs)
         for k, rec in enumerate(recs):
+            if self.placed is not None:
+                self.placed[(name, idx[k] if idx else k + 1)] = rec
             if rec.defect is not None:
                 self.rejections.append(
                     {
