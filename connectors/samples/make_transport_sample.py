@@ -11,8 +11,8 @@ from pathlib import Path
 
 from google.transit import gtfs_realtime_pb2 as rt
 
-#: 2026-11-28T21:15:00Z, the header time of the sample feed.
-FEED_TIME = 1_795_900_500
+#: 2026-11-27T21:15:00Z, the header time of the sample feed.
+FEED_TIME = 1_795_814_100
 
 
 def build() -> bytes:

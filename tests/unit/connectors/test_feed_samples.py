@@ -80,7 +80,7 @@ def test_police_sample_values_and_pseudonyms(ctx):
     first = calls[0]
     assert first.record_id == "P2026-0112345"
     # 22:14:05 in Paris in November is 21:14:05 UTC.
-    assert first.received_at == 1_795_900_445_000
+    assert first.received_at == 1_795_814_045_000
     assert first.caller_phone_pseudonym == pseudonymise("+33612345678", KEY, IdentifierKind.PHONE)
     assert first.caller_name_pseudonym == pseudonymise("jean dupont", KEY, IdentifierKind.NAME)
     raw_text = repr(calls)
