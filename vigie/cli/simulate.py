@@ -176,5 +176,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--loops", type=int, default=1, help="Kafka: replay the encoded records N times (load)"
     )
+    p.add_argument(
+        "--topic-prefix", default="", help="Kafka: prefix of the raw topics (e.g. bench.)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_simulate)

@@ -60,9 +60,9 @@ class Prepared:
     seconds: dict[str, float]
 
 
-def raw_topic(feed: str) -> str:
-    """The raw topic of a connector feed (``schemas/topics.yaml``)."""
-    return f"raw.{feed}"
+def raw_topic(feed: str, prefix: str = "") -> str:
+    """The raw topic of a connector feed (``schemas/topics.yaml``), optionally prefixed."""
+    return f"{prefix}raw.{feed}"
 
 
 def _varint_len(n: int) -> int:
@@ -83,6 +83,7 @@ def prepare(
     *,
     loop_suffix: bool = False,
     header_size: int = 10,
+    topic_prefix: str = "",
 ) -> Prepared:
     """Render, parse with the connectors and encode every record of the scenario."""
     seconds: dict[str, float] = {}
@@ -109,7 +110,8 @@ def prepare(
         if loop_suffix:
             raw = replace(raw, record_id=f"{raw.record_id}~{0:0{LOOP_SUFFIX_WIDTH}d}")
         schema = f"{RAW_NAMESPACE}.{type(raw).__name__}"
-        value = serializer.serialize(schema, to_avro(raw), topic=raw_topic(p.feed))
+        topic = raw_topic(p.feed, topic_prefix)
+        value = serializer.serialize(schema, to_avro(raw), topic=topic)
         id_bytes = len(raw.record_id.encode("utf-8"))
         id_end = header_size + _varint_len(id_bytes) + id_bytes if loop_suffix else 0
         sim = placed[(p.result.source_uri, p.result.source_index)]
@@ -227,6 +229,7 @@ def run_to_kafka(
         settings.pseudonym_key_bytes(),
         loop_suffix=args.loops > 1,
         header_size=header,
+        topic_prefix=args.topic_prefix,
     )
     prep_s = sum(prepared.seconds.values())
     print(
