@@ -74,6 +74,30 @@ class Settings(BaseSettings):
     )
     pseudonym_key_file: Path | None = None
 
+    # --- Command center (vigie watch / serve / ack) ------------------------------------------
+    incidents_topic: str = Field("incidents", description="compacted topic of incidents")
+    incident_acks_topic: str = Field("incident-acks", description="operators' acknowledgements")
+    events_topic: str = Field(
+        "events.normalized", description="normalised events, read for the evidence timeline"
+    )
+    serve_host: str = Field("127.0.0.1", description="address `vigie serve` binds to")
+    serve_port: int = Field(8650, ge=1, le=65535, description="port of `vigie serve`")
+    operator_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='operators who may acknowledge: JSON {"login": "token", ...}',
+    )
+    viewer_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description='read-only viewers: JSON {"login": "token", ...}'
+    )
+    serve_allow_anonymous_local: bool = Field(
+        False,
+        description="serve without a token (as operator 'local') on a loopback address only",
+    )
+    serve_event_lookback_minutes: int = Field(
+        360, ge=1, description="how far back `vigie serve` reads events for evidence details"
+    )
+    # ------------------------------------------------------------------------------------------
+
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
         ports = {

@@ -21,6 +21,10 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "smoke",
     "simulate",
     "connect",
+    "watch",
+    "serve",
+    "ack",
+    "topics",
 )
 
 
