@@ -1,0 +1,1 @@
+"""Deployable PyFlink entry points; each is a few lines over ``vigie.flink.pipeline``."""

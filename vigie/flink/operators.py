@@ -1,0 +1,242 @@
+"""PyFlink operators: thin wrappers that call the pure core once per record.
+
+Heavy objects (schema catalogue, city geometry, rules) are built in ``open()``, once per
+parallel instance, never per record. Anything a record cannot become goes to the ``DLQ``
+side output with its original bytes and a reason: a job never fails on bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pyflink.common import Row, Types
+from pyflink.datastream import (
+    KeyedProcessFunction,
+    OutputTag,
+    ProcessFunction,
+    RuntimeContext,
+)
+from pyflink.datastream.state import ValueStateDescriptor
+
+from vigie.config import Settings
+from vigie.core.events import Incident, NormalizedEvent
+from vigie.core.fusion.engine import FusionEngine
+from vigie.core.fusion.keying import CellGrid
+from vigie.core.geo import CityGeometry
+from vigie.core.normalize import Normalizer, Rejection
+from vigie.core.rules import Rules, rules_for_city
+from vigie.core.serde import (
+    INCIDENT,
+    NORMALIZED_EVENT,
+    AvroDeserializer,
+    AvroSerializer,
+    SchemaCatalogue,
+    SerdeError,
+    event_to_record,
+    incident_to_record,
+    record_to_event,
+)
+from vigie.flink.kafka_io import KEYED_RECORD
+from vigie.kafka.dead_letter import dead_letter_headers
+
+#: Side output of records that could not be processed: original bytes + reason headers.
+DLQ = OutputTag("dlq", KEYED_RECORD)
+
+
+def dlq_row(original: bytes, reason: str, detail: str, topic: str, job: str) -> Row:
+    """A dead-letter record: the original bytes, keyless, with the reason in headers."""
+    headers = dead_letter_headers(
+        reason=reason, detail=detail, source=topic, job=job, timestamp_ms=int(time.time() * 1000)
+    )
+    return Row(None, original, dict(headers))
+
+
+class NormalizeRecords(ProcessFunction):
+    """Raw feed bytes → :class:`NormalizedEvent` (main output) or a DLQ record."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Load schemas, city geometry and rules once."""
+        catalogue = SchemaCatalogue.load(self.settings.schemas_dir / "avro")
+        self.deserializer = AvroDeserializer(catalogue)
+        city = self.settings.city_dir
+        self.normalizer = Normalizer(CityGeometry.load(city), rules_for_city(city))
+
+    def process_element(self, value: bytes, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        """Decode, normalise, or reject with the reason."""
+        try:
+            decoded = self.deserializer.deserialize(value)
+        except SerdeError as exc:
+            yield DLQ, dlq_row(value, exc.reason, exc.detail, self.topic, "normalize")
+            return
+        result = self.normalizer.normalize(decoded.schema_name, decoded.record)
+        if isinstance(result, Rejection):
+            yield DLQ, dlq_row(value, result.reason, result.detail, self.topic, "normalize")
+            return
+        yield result
+
+
+class DecodeEvents(ProcessFunction):
+    """``events.normalized`` bytes → :class:`NormalizedEvent`, or a DLQ record."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Load the schema catalogue once."""
+        catalogue = SchemaCatalogue.load(self.settings.schemas_dir / "avro")
+        self.deserializer = AvroDeserializer(catalogue)
+
+    def process_element(self, value: bytes, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        """Decode into the current event schema; anything else is a dead letter."""
+        try:
+            record = self.deserializer.deserialize(value, reader=NORMALIZED_EVENT).record
+            yield record_to_event(record)
+        except SerdeError as exc:
+            yield DLQ, dlq_row(value, exc.reason, exc.detail, self.topic, "fuse")
+
+
+class DropDuplicates(KeyedProcessFunction):
+    """Keyed by event id: pass the first delivery of each source record, drop repeats.
+
+    The memory of an id is cleared by an event-time timer once the record is older than
+    the dedupe window, so state holds the recent ids, not every id ever seen.
+    """
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Declare the seen-flag state."""
+        self.seen = runtime_context.get_state(ValueStateDescriptor("seen", Types.BOOLEAN()))
+
+    def process_element(
+        self, value: NormalizedEvent, ctx: KeyedProcessFunction.Context
+    ) -> Iterator[NormalizedEvent]:
+        """Emit the event unless its id was seen within the window."""
+        if self.seen.value():
+            return
+        self.seen.update(True)
+        ctx.timer_service().register_event_time_timer(value.event_time + self.window_ms)
+        yield value
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        """Forget the id once it is out of the window."""
+        self.seen.clear()
+        return iter(())
+
+
+def city_grid(settings: Settings, rules: Rules) -> CellGrid:
+    """The spatial cells the fuse operator is keyed by, covering the city's bounding box."""
+    geometry = CityGeometry.load(settings.city_dir)
+    min_lon, min_lat, max_lon, max_lat = geometry.bbox
+    x0, y0 = geometry.project(min_lon, min_lat)
+    x1, y1 = geometry.project(max_lon, max_lat)
+    return CellGrid.for_rules(
+        rules, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), settings.fusion_cell_m
+    )
+
+
+class CellKeys:
+    """Flat-map: an event → (cell, event) for every cell that must see it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._grid: CellGrid | None = None
+        self._rules: Rules | None = None
+
+    def __call__(self, event: NormalizedEvent) -> Iterator[tuple[str, NormalizedEvent]]:
+        """Yield the event once per cell it must reach, its home cell first."""
+        if self._grid is None:
+            self._rules = rules_for_city(self.settings.city_dir)
+            self._grid = city_grid(self.settings, self._rules)
+        for cell in self._grid.cell_keys(event, self._rules):
+            yield cell, event
+
+
+class FuseCell(KeyedProcessFunction):
+    """Keyed by spatial cell: one :class:`FusionEngine` per cell, in Flink keyed state.
+
+    The engine is checkpointed with the source offsets, so a restart from a checkpoint
+    resumes exactly where the incidents were. A Python-side cache of the live engine spares
+    the unpickling on every record; every change is still written back to state.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Load the rules and grid; declare the engine state."""
+        self.rules = rules_for_city(self.settings.city_dir)
+        self.grid = city_grid(self.settings, self.rules)
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("engine", Types.PICKLED_BYTE_ARRAY())
+        )
+        self.timer_step = 60_000
+        self.cache: dict[str, FusionEngine] = {}
+
+    def _engine(self, cell: str) -> FusionEngine:
+        engine = self.cache.get(cell)
+        if engine is None:
+            engine = self.state.value()
+            if engine is None:
+                engine = FusionEngine(self.rules, owns=functools.partial(self.grid.owns, cell))
+            self.cache[cell] = engine
+        return engine
+
+    def _save(self, cell: str, engine: FusionEngine) -> None:
+        sizes = engine.state_size()
+        if not any(sizes.values()):
+            self.state.clear()
+            self.cache.pop(cell, None)
+        else:
+            self.state.update(engine)
+
+    def _schedule(self, ctx: KeyedProcessFunction.Context, event_time: int) -> None:
+        due = event_time + self.rules.inactivity_timeout_ms + self.timer_step
+        ctx.timer_service().register_event_time_timer(due - due % self.timer_step)
+
+    def process_element(self, value: tuple[str, NormalizedEvent], ctx: Any) -> Iterator[Incident]:
+        """Feed one event to its cell's engine and emit the incident versions it causes."""
+        cell, event = value
+        engine = self._engine(cell)
+        out = engine.on_event(event, ctx.timer_service().current_watermark())
+        self._save(cell, engine)
+        self._schedule(ctx, event.event_time)
+        yield from out
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Incident]:
+        """Event time moved on: close idle incidents, evict what nothing can reach."""
+        cell = ctx.get_current_key()
+        engine = self._engine(cell)
+        out = engine.on_watermark(ctx.timer_service().current_watermark())
+        self._save(cell, engine)
+        if engine.state_size().get("incidents"):
+            self._schedule(ctx, timestamp)
+        yield from out
+
+
+class KeyedAvro:
+    """Map: an event or incident → a keyed Avro row for its topic; serializer per worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._serializer: AvroSerializer | None = None
+
+    def __call__(self, value: NormalizedEvent | Incident) -> Row:
+        """Key by id, value = single-object Avro of the current schema."""
+        if self._serializer is None:
+            catalogue = SchemaCatalogue.load(self.settings.schemas_dir / "avro")
+            self._serializer = AvroSerializer(catalogue)
+        if isinstance(value, Incident):
+            body = self._serializer.serialize(INCIDENT, incident_to_record(value))
+            return Row(value.incident_id, body, {})
+        body = self._serializer.serialize(NORMALIZED_EVENT, event_to_record(value))
+        return Row(value.event_id, body, {})
