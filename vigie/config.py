@@ -11,13 +11,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigie.errors import VigieError
 
 #: Root of the source checkout (schemas, cities and rules live beside the package).
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Longest retention of camera-derived data: French law keeps video-protection recordings one
+#: month at most (Code de la sécurité intérieure, art. L252-5).
+CAMERA_RETENTION_MAX_DAYS = 30
 
 
 class ConfigError(VigieError):
@@ -46,6 +50,11 @@ class Settings(BaseSettings):
         None, description="external brokers; default is the local stack's broker"
     )
     topic_partitions: int = Field(2, ge=1, description="default partitions of data topics")
+    # --- Topics and serde (vigie/kafka, vigie/core/serde) -----------------------------------
+    topic_replication_factor: int = Field(
+        1, ge=1, description="default replication of declared topics (3 in production)"
+    )
+    # ------------------------------------------------------------------------------------
 
     # ClickHouse
     clickhouse_port: int = Field(19000, ge=1, le=65535, description="native protocol port")
@@ -55,10 +64,54 @@ class Settings(BaseSettings):
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
 
+    # --- Analytics store (vigie/store): roles, personal data, retention ---------------------
+    clickhouse_private_database: str = Field(
+        "vigie_private",
+        description="database of pseudonymised personal fields; analysts cannot read it",
+    )
+    clickhouse_writer_user: str = Field("vigie_writer", description="the sink's user")
+    clickhouse_writer_password: SecretStr | None = Field(
+        None, description="required in production; a development default locally"
+    )
+    clickhouse_analyst_user: str = Field("vigie_analyst", description="read-only analysts")
+    clickhouse_analyst_password: SecretStr | None = Field(
+        None, description="required in production; a development default locally"
+    )
+    personal_attribute_keys: tuple[str, ...] = Field(
+        (),
+        description="event attributes kept out of analysts' reach, beside every *_pseudonym key",
+    )
+    retention_camera_days: int = Field(
+        30, ge=1, description="camera-derived data; at most 30 (French video-protection rule)"
+    )
+    retention_events_days: int = Field(365, ge=1, description="other normalised events")
+    retention_incidents_days: int = Field(730, ge=1, description="incidents, evidence, acks")
+    retention_rollups_days: int = Field(1825, ge=1, description="hourly rollups")
+    # ------------------------------------------------------------------------------------
+
     # Flink
     flink_kafka_connector: str = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
     flink_parallelism: int = Field(1, ge=1)
     flink_checkpoint_ms: int = Field(5000, ge=100)
+
+    # Streaming jobs (normalise, fuse)
+    fusion_cell_m: float = Field(
+        5000.0, gt=0, description="side of the spatial cells fuse is keyed by, metres"
+    )
+    dedupe_window_s: int = Field(3600, ge=0, description="how long normalise remembers ids")
+    watermark_delay_s: dict[str, int] = Field(
+        default_factory=lambda: {
+            "police": 300,
+            "fire": 120,
+            "camera": 30,
+            "transport": 60,
+            "weather": 900,
+            "permits": 3600,
+        },
+        description="bounded out-of-orderness per feed (JSON in VIGIE_WATERMARK_DELAY_S)",
+    )
+    idle_after_s: int = Field(30, ge=1, description="a quiet feed stops holding back time")
+    job_group_prefix: str = Field("vigie", description="Kafka consumer group prefix of jobs")
 
     # Schema registry: empty means Avro single-object encoding resolved against schemas/.
     schema_registry_url: str | None = None
@@ -113,6 +166,33 @@ class Settings(BaseSettings):
                 raise ValueError(msg)
             seen[port] = name
         return self
+
+    @field_validator("retention_camera_days")
+    @classmethod
+    def _camera_retention_is_lawful(cls, days: int) -> int:
+        if days > CAMERA_RETENTION_MAX_DAYS:
+            msg = (
+                f"{days} days is too long for camera-derived data: French video-protection law "
+                "(Code de la sécurité intérieure, art. L252-5) has recordings destroyed within "
+                f"one month at most, so Vigie keeps them {CAMERA_RETENTION_MAX_DAYS} days at most"
+            )
+            raise ValueError(msg)
+        return days
+
+    def clickhouse_role_password(self, role: Literal["writer", "analyst"]) -> str:
+        """The writer's or analyst's password; production refuses the development default."""
+        secret = (
+            self.clickhouse_writer_password if role == "writer" else self.clickhouse_analyst_password
+        )
+        if secret is not None and secret.get_secret_value():
+            return secret.get_secret_value()
+        if self.profile == "production":
+            msg = (
+                f"the production profile needs a password for the ClickHouse {role} user: "
+                f"set VIGIE_CLICKHOUSE_{role.upper()}_PASSWORD"
+            )
+            raise ConfigError(msg)
+        return f"vigie-{role}-local-development"
 
     @property
     def bootstrap_servers(self) -> str:
