@@ -46,14 +46,17 @@ class KafkaSink:
         producer: Producer | None = None,
         catalogue: SchemaCatalogue | None = None,
         flush_timeout_s: float = 30.0,
+        topic: str | None = None,
+        dead_letter_topic: str | None = None,
     ) -> None:
+        """``topic``/``dead_letter_topic`` override ``raw.<feed>``/``dlq.<feed>`` (tests)."""
         if settings.schema_registry_url:
             log.warning(
                 "connectors write Avro single-object encoding; the schema registry at "
                 "VIGIE_SCHEMA_REGISTRY_URL is not used by them yet (readers accept both)"
             )
         self.feed = feed
-        self.topic = raw_topic(feed)
+        self.topic = topic or raw_topic(feed)
         self.schema = RAW_SCHEMAS[feed]
         self.flush_timeout_s = flush_timeout_s
         self._producer = producer or make_producer(settings, f"vigie-connector-{feed}")
@@ -62,7 +65,7 @@ class KafkaSink:
         )
         # cast: DeadLetterWriter's producer protocol is looser than confluent-kafka's stubs.
         self.dead_letters = DeadLetterWriter(
-            cast(Any, self._producer), dlq_topic(feed), f"connector-{feed}"
+            cast(Any, self._producer), dead_letter_topic or dlq_topic(feed), f"connector-{feed}"
         )
         self._lock = threading.Lock()
         self._failures: list[str] = []
