@@ -1,9 +1,10 @@
 """Raw feed records → :class:`NormalizedEvent`: one vocabulary for every agency.
 
 Each feed speaks its own codes (CAD call types, fire call types, camera analytics labels,
-GTFS-Realtime entities, CAP alerts, permit kinds). Fusion rules speak of *kinds*; this module
-is the one place that translates, so adding a feed means adding a table here and its kinds
-to the rules file (a unit test checks the two agree).
+GTFS-Realtime entities, CAP alerts, permit kinds). Fusion rules speak of *kinds*. Which code
+becomes which kind is data, in the rules file (``codes:`` of each kind, looked up with
+``Rules.kind_for``); this module only reads each feed's fields: its code, time, place and
+the attributes worth keeping.
 
 A record the city cannot use (outside the city's area, an event time far in the future)
 becomes a :class:`Rejection` with a closed reason, never an exception.
@@ -27,64 +28,6 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f0d3a4e-5b1c-4c1e-9a57-0e7c1b6a9d21")
 
 #: An event time more than this far after ingest is a broken clock, not a prophecy.
 MAX_FUTURE_MS = 15 * 60 * 1000
-
-POLICE_KINDS = {
-    "SHOTS": "shots_fired",
-    "WEAPON": "weapon",
-    "ASSAULT": "assault",
-    "ROBBERY": "robbery",
-    "BURGLARY": "burglary",
-    "THEFT": "theft",
-    "VANDALISM": "vandalism",
-    "NOISE": "noise_complaint",
-    "DISTURB": "disturbance",
-    "TRAFFIC": "traffic_collision",
-    "SUSPECT": "suspicious",
-    "FIRE": "fire_report",
-    "MISSING": "missing_person",
-    "OTHER": "police_other",
-}
-FIRE_KINDS = {
-    "STRUCTURE_FIRE": "structure_fire",
-    "VEHICLE_FIRE": "vehicle_fire",
-    "OUTDOOR_FIRE": "brush_fire",
-    "SMOKE": "smoke_report",
-    "GAS_LEAK": "gas_leak",
-    "ALARM": "fire_alarm",
-    "MEDICAL": "medical",
-    "TRAFFIC_COLLISION": "road_accident",
-    "RESCUE": "rescue",
-    "FLOODING": "flooding",
-    "HAZMAT": "hazmat",
-    "OTHER": "fire_other",
-}
-CAMERA_KINDS = {
-    "gunshot": "gunshot",
-    "scream": "scream",
-    "explosion": "explosion",
-    "glass_break": "glass_break",
-    "loud_music": "loud_music",
-    "crowd": "crowd",
-    "gathering": "crowd",
-    "fight": "fight",
-    "running": "running",
-    "loitering": "unusual_behaviour",
-    "abandoned_object": "abandoned_object",
-    "smoke": "smoke",
-    "fire": "smoke",
-    "vehicle_wrong_way": "wrong_way_vehicle",
-    "intrusion": "intrusion",
-    "other": "camera_other",
-}
-PERMIT_KINDS = {
-    "roadworks": "roadworks",
-    "event": "event_permit",
-    "traffic_order": "traffic_order",
-    "filming": "permit",
-    "market": "permit",
-    "other": "permit",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -111,7 +54,7 @@ def _attrs(**values: Any) -> dict[str, str]:
 class _Reading:
     """What each feed adapter extracts before the shared checks and projection."""
 
-    kind: str
+    code: str
     event_time: int
     lon: float
     lat: float
@@ -120,11 +63,12 @@ class _Reading:
     area_wkt: str | None = None
     valid_from: int | None = None
     valid_until: int | None = None
+    detail: str | None = None  # refines the code where the rules split it (alert cause)
 
 
 def _police(r: Mapping[str, Any]) -> _Reading:
     return _Reading(
-        kind=POLICE_KINDS.get(str(r["call_type"]), "police_other"),
+        code=str(r["call_type"]),
         event_time=millis(r["received_at"]),
         lon=r["lon"],
         lat=r["lat"],
@@ -139,7 +83,7 @@ def _police(r: Mapping[str, Any]) -> _Reading:
 
 def _fire(r: Mapping[str, Any]) -> _Reading:
     return _Reading(
-        kind=FIRE_KINDS.get(str(r["call_type"]), "fire_other"),
+        code=str(r["call_type"]),
         event_time=millis(r["received_at"]),
         lon=r["lon"],
         lat=r["lat"],
@@ -157,7 +101,7 @@ def _fire(r: Mapping[str, Any]) -> _Reading:
 
 def _camera(r: Mapping[str, Any]) -> _Reading:
     return _Reading(
-        kind=CAMERA_KINDS.get(str(r["event_type"]), "camera_other"),
+        code=str(r["event_type"]),
         event_time=millis(r["detected_at"]),
         lon=r["lon"],
         lat=r["lat"],
@@ -175,7 +119,7 @@ def _transport(r: Mapping[str, Any]) -> _Reading:
     vehicle = r.get("vehicle")
     if vehicle is not None:
         return _Reading(
-            kind="vehicle_position",
+            code="VEHICLE_POSITION",
             event_time=millis(vehicle["observed_at"]),
             lon=vehicle["lon"],
             lat=vehicle["lat"],
@@ -201,7 +145,8 @@ def _transport(r: Mapping[str, Any]) -> _Reading:
     starts = [millis(p["start"]) for p in periods if p.get("start") is not None]
     ends = [millis(p["end"]) for p in periods if p.get("end") is not None]
     return _Reading(
-        kind="service_alert",
+        code="ALERT",
+        detail=_opt(alert.get("cause")),
         event_time=min(starts) if starts else millis(alert["feed_time"]),
         lon=lon,
         lat=lat,
@@ -220,7 +165,7 @@ def _weather(r: Mapping[str, Any]) -> _Reading:
     obs = r.get("observation")
     if obs is not None:
         return _Reading(
-            kind="weather_observation",
+            code="observation",
             event_time=millis(obs["observed_at"]),
             lon=obs["lon"],
             lat=obs["lat"],
@@ -239,7 +184,7 @@ def _weather(r: Mapping[str, Any]) -> _Reading:
     onset = millis(alert["onset"])
     expires = millis(alert["expires"]) if alert.get("expires") else None
     return _Reading(
-        kind="weather_alert",
+        code="alert",
         event_time=millis(alert["sent"]),  # when it was published; onset may lie ahead
         lon=alert["centroid_lon"],
         lat=alert["centroid_lat"],
@@ -258,7 +203,7 @@ def _weather(r: Mapping[str, Any]) -> _Reading:
 
 def _permits(r: Mapping[str, Any]) -> _Reading:
     return _Reading(
-        kind=PERMIT_KINDS.get(str(r["kind"]), "permit"),
+        code=str(r["kind"]),
         # Known since it was issued (or read); validity may start days later.
         event_time=millis(r["issued_at"] or r["ingest_time"]),
         lon=r["centroid_lon"],
@@ -286,14 +231,6 @@ FEEDS: dict[str, tuple[Source, Callable[[Mapping[str, Any]], _Reading]]] = {
 }
 
 
-def emitted_kinds() -> frozenset[str]:
-    """Every kind the normaliser can emit (the rules file must know each)."""
-    kinds = {*POLICE_KINDS.values(), *FIRE_KINDS.values(), *CAMERA_KINDS.values()}
-    kinds |= {*PERMIT_KINDS.values(), "vehicle_position", "service_alert"}
-    kinds |= {"weather_observation", "weather_alert"}
-    return frozenset(kinds)
-
-
 class Normalizer:
     """Turns decoded raw records into events for one city and one rules file."""
 
@@ -319,17 +256,19 @@ class Normalizer:
             return Rejection("outside_city", f"{source.value} record lies outside the city")
         if reading.event_time > ingest + MAX_FUTURE_MS:
             return Rejection("impossible_timestamp", "event time is after its ingest time")
-        role = self.rules.role_of(reading.kind)
-        if role is None:
-            return Rejection("unknown_kind", f"the rules file has no kind {reading.kind!r}")
+        kind = self.rules.kind_for(source.value, reading.code, reading.detail)
+        role = None if kind is None else self.rules.role_of(kind)
+        if kind is None or role is None:
+            code = reading.code + (f"/{reading.detail}" if reading.detail else "")
+            return Rejection("unknown_code", f"the rules map no kind to {source.value}:{code}")
         x, y = self.geometry.project(reading.lon, reading.lat)
         uncertainty = reading.uncertainty_m
         if uncertainty is None:
-            uncertainty = self.rules.uncertainty_of(reading.kind)
+            uncertainty = self.rules.uncertainty_of(kind)
         return NormalizedEvent(
             event_id=event_id_for(source, record_id),
             source=source,
-            kind=reading.kind,
+            kind=kind,
             role=Role(role),
             event_time=reading.event_time,
             ingest_time=ingest,
