@@ -135,7 +135,13 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "user_files", "format_schemas", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         (self.home / "config.xml").write_text(_config_xml(self.settings, self.home))
-        (self.home / "users.xml").write_text(users_xml(self.settings))
+        self._write_users()
+
+    def _write_users(self) -> None:
+        target = self.home / "users.xml"
+        text = users_xml(self.settings)
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
 
     def _http(self, path: str, body: bytes | None = None) -> str | None:
         url = f"http://{self.settings.clickhouse_address}:{self.settings.clickhouse_http_port}"
@@ -161,6 +167,8 @@ class ClickHouseServer:
     def start(self) -> bool:
         """Start the server unless it is already up; wait until it answers."""
         if self.process.pid() is not None and self.healthy():
+            # The server reloads users.xml when it changes: keep the roles current.
+            self._write_users()
             return False
         if self.process.pid() is None:
             require_free_port(
