@@ -68,33 +68,10 @@ def _config_xml(settings: Settings, home: Path) -> str:
 
 
 def users_xml(settings: Settings) -> str:
-    """The server's users: the project's user roles where the store defines them."""
-    try:
-        from vigie.store.roles import render_users_xml  # the store owns role definitions
-    except ImportError:
-        render_users_xml = None
-    if render_users_xml is not None:
-        return str(render_users_xml(settings))
-    password = escape(settings.clickhouse_password.get_secret_value())
-    return f"""<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default><max_memory_usage>4000000000</max_memory_usage></default>
-    <readonly><readonly>1</readonly></readonly>
-  </profiles>
-  <users>
-    <default>
-      <password>{password}</password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
-  <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
-  </interval></default></quotas>
-</yandex>
-"""
+    """The server's users (admin, writer, read-only analyst), as the store defines them."""
+    from vigie.store.roles import render_users_xml
+
+    return render_users_xml(settings)
 
 
 class ClickHouseServer:
