@@ -230,10 +230,15 @@ class FolderSource:
     _seen: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
-        if self.state_file.exists():
-            for line in self.state_file.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._seen.add(json.loads(line)["identity"])
+        if not self.state_file.exists():
+            return
+        for number, line in enumerate(self.state_file.read_text("utf-8").splitlines(), 1):
+            try:
+                self._seen.add(str(json.loads(line)["identity"]))
+            except (ValueError, KeyError, TypeError):
+                # A torn last line after a crash: that payload was not fully remembered and
+                # will be read again (at-least-once), which is the safe side.
+                log.warning("%s line %d is not a state entry; ignored", self.state_file, number)
 
     def payloads(self, stop: Event) -> Iterator[Payload]:
         """New files, scan after scan, until stopped (or after one scan with ``once``)."""

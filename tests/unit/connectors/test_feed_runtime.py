@@ -167,3 +167,15 @@ def test_parser_bug_sends_whole_payload_to_dlq_and_keeps_running(tmp_path, ctx):
 def test_every_feed_builds_from_the_city_folder(feed):
     city = Path(__file__).resolve().parents[3] / "cities" / "marseille"
     assert build_parser(feed, city).feed == feed
+
+
+def test_torn_state_file_line_is_ignored_and_the_file_read_again(tmp_path, ctx):
+    inbox, state = tmp_path / "in", tmp_path / "state.jsonl"
+    inbox.mkdir()
+    (inbox / "a.csv").write_bytes(POLICE)
+    run(PoliceParser(), FolderSource(inbox, state, once=True), MemorySink(), lambda: ctx)
+    (inbox / "b.csv").write_bytes(POLICE)
+    with state.open("a") as out:
+        out.write('{"identity": "b.csv:')  # crash while remembering b.csv
+    again = run(PoliceParser(), FolderSource(inbox, state, once=True), MemorySink(), lambda: ctx)
+    assert again.payloads == 1  # b.csv only: a.csv is remembered, b.csv's entry is torn
