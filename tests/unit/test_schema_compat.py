@@ -138,3 +138,31 @@ def test_schema_is_full_transitive_compatible_with_its_history(path: Path) -> No
                 f"archive it as {archive.relative_to(REPO_ROOT)} (its expanded JSON)"
             )
     assert not problems, f"{current.name} ({path.name}):\n" + "\n".join(problems)
+
+
+def archive_missing() -> list[Path]:
+    """Write every committed version that no fingerprint reaches into ``history/``."""
+    written = []
+    for path in SCHEMA_FILES:
+        for commit in _versions(path):
+            old_name = _catalogue_at(commit).files.get(path)
+            if old_name is None:
+                continue
+            old = _catalogue_at(commit).get(old_name)
+            if CURRENT.writer(old.fingerprint) is not None:
+                continue
+            target = AVRO_DIR / HISTORY_DIR / old.name / f"{old.fingerprint.hex()}.avsc"
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(old.expanded, indent=2) + "\n", encoding="utf-8")
+                written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--archive"]:
+        sys.exit("usage: python tests/unit/test_schema_compat.py --archive")
+    for written_path in archive_missing():
+        print(f"archived {written_path.relative_to(REPO_ROOT)}")
