@@ -272,13 +272,13 @@ def parse_lon_lat(lon_text: Any, lat_text: Any, ctx: ParseContext) -> tuple[floa
 
 
 def require_code(value: str | None, field: str, allowed: frozenset[str]) -> str:
-    """A required code from a closed list (codes are not personal, so the detail names it)."""
+    """A required code from a closed list."""
     if value is None or not value.strip():
         raise RecordRejected(Reason.MISSING_FIELD, f"{field} is empty")
     code = value.strip()
     if code not in allowed:
-        shown = code[:40].encode("ascii", "replace").decode()
-        raise RecordRejected(Reason.UNKNOWN_CODE, f"{field} {shown!r} is not a known code")
+        # The value is not echoed: a shifted or mistyped column could hold a name or a number.
+        raise RecordRejected(Reason.UNKNOWN_CODE, f"{field} is not a known code")
     return code
 
 

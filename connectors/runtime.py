@@ -285,6 +285,8 @@ class HttpSource:
     interval_s: float = 30.0
     once: bool = False
     timeout_s: float = 10.0
+    #: Larger bodies are refused (counted as a source error): a feed is never this big.
+    max_bytes: int = 256 * 1024 * 1024
     errors: int = field(default=0, init=False)
     _etag: str | None = field(default=None, init=False)
     _modified: str | None = field(default=None, init=False)
@@ -313,7 +315,11 @@ class HttpSource:
             request.add_header("If-Modified-Since", self._modified)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                data = response.read()
+                data = response.read(self.max_bytes + 1)
+                if len(data) > self.max_bytes:
+                    self.errors += 1
+                    log.warning("GET %s: body over %d bytes; skipped", self.url, self.max_bytes)
+                    return None
                 self._etag = response.headers.get("ETag")
                 self._modified = response.headers.get("Last-Modified")
         except urllib.error.HTTPError as exc:

@@ -218,15 +218,13 @@ class TransportParser:
 
     def _route(self, route_id: str) -> str:
         if route_id not in self.static.routes:
-            shown = route_id[:40].encode("ascii", "replace").decode()
-            raise RecordRejected(Reason.UNKNOWN_CODE, f"route_id {shown!r} is not in routes.txt")
+            raise RecordRejected(Reason.UNKNOWN_CODE, "route_id is not in routes.txt")
         return route_id
 
     def _stop(self, stop_id: str) -> Stop:
         stop = self.static.stops.get(stop_id)
         if stop is None:
-            shown = stop_id[:40].encode("ascii", "replace").decode()
-            raise RecordRejected(Reason.UNKNOWN_CODE, f"stop_id {shown!r} is not in stops.txt")
+            raise RecordRejected(Reason.UNKNOWN_CODE, "stop_id is not in stops.txt")
         return stop
 
     def _vehicle(self, msg: Any, header_time: int | None, ctx: ParseContext) -> VehiclePosition:

@@ -366,3 +366,11 @@ def test_protobuf_string_that_is_not_utf8_is_unparsable(ctx, static_gtfs):
     (bad,) = TransportParser(static_gtfs).parse(payload, "vp.pb", ctx)
     assert (bad.reason, bad.position.index, bad.record_id) == (Reason.UNPARSABLE, 1, "v1")
     assert b"\x8083-T1" in bad.original
+
+
+def test_unknown_code_detail_does_not_echo_the_value(ctx):
+    # A misquoted export can put a caller's phone number where the code belongs.
+    line = b"P1,0612345678,x,1,2026-11-28 22:14:05,,5.37,43.29,,,,"
+    (bad,) = PoliceParser().parse(POLICE_HEADER + b"\n" + line, "f", ctx)
+    assert bad.reason is Reason.UNKNOWN_CODE
+    assert "0612345678" not in bad.detail and "call_type_code" in bad.detail

@@ -179,3 +179,11 @@ def test_torn_state_file_line_is_ignored_and_the_file_read_again(tmp_path, ctx):
         out.write('{"identity": "b.csv:')  # crash while remembering b.csv
     again = run(PoliceParser(), FolderSource(inbox, state, once=True), MemorySink(), lambda: ctx)
     assert again.payloads == 1  # b.csv only: a.csv is remembered, b.csv's entry is torn
+
+
+def test_http_body_over_the_limit_is_a_source_error(server, ctx):
+    _Handler.bodies = [POLICE]
+    url = f"http://127.0.0.1:{server.server_address[1]}/calls.csv"
+    source = HttpSource(url, once=True, max_bytes=100)
+    stats = run(PoliceParser(), source, MemorySink(), lambda: ctx)
+    assert (stats.payloads, stats.source_errors) == (0, 1)
