@@ -105,3 +105,13 @@ def test_offer_sends_every_record_of_every_loop_once() -> None:
     assert stats.offered == stats.delivered == 3 * len(pool.records)
     assert stats.failed == 0
     assert len(set(producer.sent)) == 3 * len(pool.records)
+
+
+def test_topic_prefix_applies_to_every_record() -> None:
+    city = load_city(CITY_DIR)
+    sc = generate(city, ScenarioConfig(seed=3, duration_s=600, incidents=3))
+    pool = prepare(
+        sc, CITY_DIR, city.timezone, AvroSerializer(catalogue()), KEY, topic_prefix="bench.x."
+    )
+    assert pool.records
+    assert all(e.topic.startswith("bench.x.raw.") for e in pool.records)

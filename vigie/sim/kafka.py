@@ -115,9 +115,7 @@ def prepare(
         id_bytes = len(raw.record_id.encode("utf-8"))
         id_end = header_size + _varint_len(id_bytes) + id_bytes if loop_suffix else 0
         sim = placed[(p.result.source_uri, p.result.source_index)]
-        encoded.append(
-            Encoded(raw_topic(p.feed), raw.kafka_key().encode(), value, sim.publish_time, id_end)
-        )
+        encoded.append(Encoded(topic, raw.kafka_key().encode(), value, sim.publish_time, id_end))
     encoded.sort(key=lambda e: e.publish_time)  # stable: file order within a feed
     seconds["encode"] = time.perf_counter() - t2
     return Prepared(tuple(encoded), rejected, seconds)
