@@ -59,8 +59,10 @@ def test_to_kafka_delivers_generated_minus_rejected(
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
-            got[msg.topic()] += 1
-            ids.add((msg.topic(), de.deserialize(msg.value()).record["record_id"]))
+            topic, value = str(msg.topic()), msg.value()
+            assert value is not None
+            got[topic] += 1
+            ids.add((topic, de.deserialize(value).record["record_id"]))
     finally:
         consumer.close()
     assert got == expected
