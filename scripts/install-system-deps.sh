@@ -10,6 +10,7 @@ command -v mvn >/dev/null || need+=(maven)
 command -v clickhouse-server >/dev/null || need+=(clickhouse-server)
 command -v clickhouse-client >/dev/null || need+=(clickhouse-client)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
+command -v chromium >/dev/null || need+=(chromium)  # command-center page test (headless)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

@@ -11,6 +11,7 @@ from vigie.core.serde import (
     INCIDENT,
     INCIDENT_ACK,
     NORMALIZED_EVENT,
+    AvroDeserializer,
     AvroSerializer,
     SchemaCatalogue,
     ack_to_record,
@@ -25,7 +26,7 @@ SER = AvroSerializer(CATALOGUE)
 
 
 def test_hub_decodes_incidents_acks_events_and_notifies():
-    hub = Hub(CATALOGUE)
+    hub = Hub(AvroDeserializer(CATALOGUE))
     seen: list[str] = []
     hub.listen(seen.append)
     hub.on_incident(b"inc-1", SER.serialize(INCIDENT, incident_to_record(incident(version=2))))
@@ -47,7 +48,8 @@ def test_hub_decodes_incidents_acks_events_and_notifies():
         "r1",
     )
     hub.on_event(None, SER.serialize(NORMALIZED_EVENT, event_to_record(event)))
-    assert seen == ["inc-1", "inc-1"]  # the older version changed nothing
+    # v2, the ack, then ev-a (one of its events): the older version changed nothing
+    assert seen == ["inc-1", "inc-1", "inc-1"]
     assert hub.board.incidents["inc-1"].version == 2
     assert hub.board.acks["inc-1"].operator == "alice"
     found = hub.events.get("ev-a")
@@ -55,8 +57,21 @@ def test_hub_decodes_incidents_acks_events_and_notifies():
     assert (found.source, found.kind) == ("camera", "gunshot")
 
 
+def test_event_arriving_after_its_incident_refreshes_it():
+    hub = Hub(AvroDeserializer(CATALOGUE))
+    hub.on_incident(b"inc-1", SER.serialize(INCIDENT, incident_to_record(incident())))
+    seen: list[str] = []
+    hub.listen(seen.append)
+    for event_id in ("ev-a", "unrelated"):
+        event = NormalizedEvent(
+            event_id, Source.POLICE, "call", Role.EVIDENCE, T0, T0, 5.3, 43.2, 0, 0, 5, None, "r"
+        )
+        hub.on_event(None, SER.serialize(NORMALIZED_EVENT, event_to_record(event)))
+    assert seen == ["inc-1"]
+
+
 def test_hub_skips_garbage_and_counts_it():
-    hub = Hub(CATALOGUE)
+    hub = Hub(AvroDeserializer(CATALOGUE))
     hub.on_incident(b"x", b"\xc3\x01garbage")
     hub.on_ack(b"x", b"not avro")
     assert hub.rejected == 2
@@ -64,7 +79,7 @@ def test_hub_skips_garbage_and_counts_it():
 
 
 def test_tombstone_removes_the_incident():
-    hub = Hub(CATALOGUE)
+    hub = Hub(AvroDeserializer(CATALOGUE))
     hub.on_incident(b"inc-1", SER.serialize(INCIDENT, incident_to_record(incident())))
     seen: list[str] = []
     hub.listen(seen.append)
@@ -74,7 +89,7 @@ def test_tombstone_removes_the_incident():
 
 
 def test_state_changes_are_announced_once():
-    hub = Hub(CATALOGUE)
+    hub = Hub(AvroDeserializer(CATALOGUE))
     seen: list[str] = []
     hub.listen(seen.append)
     hub.set_state("connected")

@@ -20,7 +20,6 @@ from vigie.core.serde import (
     INCIDENT_ACK,
     NORMALIZED_EVENT,
     AvroDeserializer,
-    SchemaCatalogue,
     SerdeError,
     record_to_ack,
     record_to_event,
@@ -37,16 +36,15 @@ _T = TypeVar("_T")
 class Hub:
     """The live board plus the events index, fed by a :class:`~.kafka_io.Follower`."""
 
-    catalogue: SchemaCatalogue
+    decoder: AvroDeserializer
     board: Board = field(default_factory=Board)
     events: EventIndex = field(default_factory=EventIndex)
     rejected: int = 0
     state: str = "connecting"
     lock: threading.Lock = field(default_factory=threading.Lock)
     _listeners: list[Listener] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._decoder = AvroDeserializer(self.catalogue)
+    #: event_id -> incident_id, so an event arriving after its incident refreshes its view.
+    _owner: dict[str, str] = field(default_factory=dict)
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener(incident_id)`` after each change (``""`` for a state change)."""
@@ -64,6 +62,8 @@ class Hub:
             if key is not None:
                 with self.lock:
                     removed = self.board.incidents.pop(key.decode(errors="replace"), None)
+                    for event_id in removed.event_ids if removed is not None else ():
+                        self._owner.pop(event_id, None)
                 if removed is not None:
                     self._notify(removed.incident_id)
             return
@@ -71,6 +71,9 @@ class Hub:
         if incident is not None:
             with self.lock:
                 changed = self.board.apply_incident(incident)
+                if changed:
+                    for event_id in incident.event_ids:
+                        self._owner[event_id] = incident.incident_id
             if changed:
                 self._notify(incident.incident_id)
 
@@ -93,10 +96,13 @@ class Hub:
         if event is not None:
             with self.lock:
                 self.events.add(EventSummary.of(event))
+                owner = self._owner.get(event.event_id)
+            if owner is not None:
+                self._notify(owner)
 
     def _decode(self, value: bytes, reader: str, convert: Callable[[Any], _T]) -> _T | None:
         try:
-            return convert(self._decoder.deserialize(value, reader=reader).record)
+            return convert(self.decoder.deserialize(value, reader=reader).record)
         except SerdeError as exc:
             self.rejected += 1
             log.warning("skipped an undecodable %s record: %s", reader, exc.reason)

@@ -8,7 +8,8 @@ topic's metadata cannot be had (broker down at start, topic not created yet), re
 the offsets already read. Connection state changes are reported so the terminal and the
 page can say "reconnecting".
 
-These are thin on purpose; decoding and state live in the pure modules.
+These are thin on purpose; decoding and state live in the pure modules. Topics are
+declared in ``schemas/topics.yaml`` and created by ``vigie topics apply`` (``vigie.kafka``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from vigie.config import Settings
 from vigie.core.events import IncidentAck
-from vigie.core.serde import INCIDENT_ACK, AvroSerializer, SchemaCatalogue, ack_to_record
+from vigie.core.serde import INCIDENT_ACK, ack_to_record
 from vigie.errors import VigieError
+from vigie.kafka.clients import make_producer
+from vigie.kafka.serde import serializer
 
 log = logging.getLogger(__name__)
 
@@ -183,43 +185,14 @@ class Follower:
                     self.caught_up.set()
 
 
-def ensure_topics(settings: Settings, compacted: list[str], plain: list[str]) -> None:
-    """Create the topics when missing (the broker does not auto-create them)."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 3})
-    try:
-        existing = admin.list_topics(timeout=10).topics
-    except KafkaException as exc:
-        msg = f"cannot reach Kafka at {settings.bootstrap_servers}: is `vigie stack up` running?"
-        raise KafkaUnavailable(msg) from exc
-    new = [
-        NewTopic(t, settings.topic_partitions, 1, config={"cleanup.policy": "compact"})
-        for t in compacted
-        if t not in existing
-    ] + [NewTopic(t, settings.topic_partitions, 1) for t in plain if t not in existing]
-    if not new:
-        return
-    for topic, future in admin.create_topics(new).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                msg = f"cannot create topic {topic}: {exc}"
-                raise KafkaUnavailable(msg) from exc
-
-
 class AckPublisher:
     """Produces acknowledgements to the acks topic, key = incident_id, Avro value."""
 
     def __init__(self, settings: Settings, topic: str | None = None) -> None:
         self.topic = topic or settings.incident_acks_topic
-        self._encoder = AvroSerializer(SchemaCatalogue.load(settings.schemas_dir / "avro"))
-        self._producer = Producer(
-            {
-                "bootstrap.servers": settings.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "log_level": 3,
-            }
+        self._encoder = serializer(settings)
+        self._producer = make_producer(
+            settings, "vigie-command-center-acks", {"linger.ms": 0, "log_level": 3}
         )
         self._lock = threading.Lock()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,7 +44,7 @@ from vigie.command_center.kafka_io import AckPublisher, Follow, Follower, KafkaU
 from vigie.command_center.watch import now_ms
 from vigie.config import Settings
 from vigie.core.events import IncidentAck
-from vigie.core.serde import SchemaCatalogue
+from vigie.kafka.serde import deserializer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def create_app(
     publisher_factory: Callable[[], AckPublisher] | None = None,
 ) -> Starlette:
     """The ASGI application; the follower starts and stops with it."""
-    hub = Hub(SchemaCatalogue.load(settings.schemas_dir / "avro"))
+    hub = Hub(deserializer(settings))
     city_map = load_city_map(options.city_dir)
     subscribers: set[asyncio.Queue[str]] = set()
     publisher: list[AckPublisher] = []
@@ -148,8 +149,9 @@ def create_app(
 
     async def login_form(request: Request) -> Response:
         if request.method == "POST":
-            form = await request.form()
-            token = str(form.get("token") or "")
+            # A urlencoded form of one field: parsed here, no multipart library needed.
+            form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+            token = (form.get("token") or [""])[0]
             if policy.authenticate(token) is not None:
                 response = RedirectResponse("/", status_code=303)
                 response.set_cookie(

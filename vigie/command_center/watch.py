@@ -23,7 +23,7 @@ from vigie.command_center.filters import IncidentFilter
 from vigie.command_center.hub import Hub
 from vigie.command_center.kafka_io import Follow, Follower
 from vigie.config import Settings
-from vigie.core.serde import SchemaCatalogue
+from vigie.kafka.serde import deserializer
 
 SEVERITY_STYLE = {1: "dim", 2: "green", 3: "yellow", 4: "bold dark_orange", 5: "bold red"}
 
@@ -77,7 +77,7 @@ def run_watch(
     out: TextIO = sys.stdout,
 ) -> int:
     """Follow the topics and show them until interrupted (or caught up with ``once``)."""
-    hub = Hub(SchemaCatalogue.load(settings.schemas_dir / "avro"))
+    hub = Hub(deserializer(settings))
     changed: set[str] = set()
     wake = threading.Event()
 
