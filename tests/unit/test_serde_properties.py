@@ -172,11 +172,12 @@ def test_every_schema_round_trips_through_both_framings(name: str, framing: Fram
 
 
 def _expect_serde_error(deserializer: AvroDeserializer, data: bytes, reader: str | None) -> None:
-    try:
-        deserializer.deserialize(data, reader=reader)
-    except SerdeError as exc:
-        assert exc.reason in SERDE_REASONS
-        assert exc.reason != "invalid_record"  # that one is for writing
+    for logical_types in (True, False):
+        try:
+            deserializer.deserialize(data, reader=reader, logical_types=logical_types)
+        except SerdeError as exc:
+            assert exc.reason in SERDE_REASONS
+            assert exc.reason != "invalid_record"  # that one is for writing
 
 
 @PROPS

@@ -44,6 +44,9 @@ class CatalogueSchema:
     canonical_form: str
     fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO, as on the wire
     path: Path | None = None
+    #: Same schema with logical types dropped: reads timestamps as int milliseconds and
+    #: UUIDs as text, about twice as fast as building datetimes (the conversions want ints).
+    parsed_plain: Any = None
 
     @property
     def json(self) -> str:
@@ -172,7 +175,16 @@ def _entry(name: str, parsed: Any, named: Mapping[str, Any], path: Path | None) 
         canonical_form=canonical,
         fingerprint=fingerprint_bytes(canonical),
         path=path,
+        parsed_plain=parse_schema(_strip_logical_types(expanded), {}),
     )
+
+
+def _strip_logical_types(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_strip_logical_types(v) for v in schema]
+    return schema
 
 
 def _strip_fastavro_keys(schema: Any) -> Any:
