@@ -54,6 +54,19 @@ def test_same_seed_same_scenario(seed: int) -> None:
     assert a == b
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000), incidents=st.integers(0, 80))
+def test_exactly_the_requested_number_of_incidents(seed: int, incidents: int) -> None:
+    cfg = ScenarioConfig(
+        seed=seed,
+        duration_s=1800,
+        incidents=incidents,
+        vehicle_interval_s=900,
+        background_per_hour=10,
+    )
+    assert len(generate(city(), cfg).incidents) == incidents
+
+
 def test_different_seeds_differ() -> None:
     a = generate(city(), small(1))
     b = generate(city(), small(2))

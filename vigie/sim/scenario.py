@@ -985,8 +985,17 @@ class _Gen:
         self.background_permits()
         cats = [c for c, _ in CATEGORY_WEIGHTS]
         weights = [w for _, w in CATEGORY_WEIGHTS]
-        special = cfg.hard_border + cfg.hard_twins * 2 + cfg.hard_merge
-        regular = max(0, cfg.incidents - special)
+        # hard cases are planted in full from 50 incidents on, proportionally below, so the
+        # scenario always holds exactly cfg.incidents true incidents
+        scale = min(1.0, cfg.incidents / 50)
+        n_border = int(cfg.hard_border * scale + 0.5)
+        n_twins = int(cfg.hard_twins * scale + 0.5)
+        n_merge = int(cfg.hard_merge * scale + 0.5)
+        special = n_border + n_twins * 2 + n_merge
+        while special > cfg.incidents:  # only when hard_* are set above the defaults
+            n_border, n_twins, n_merge = n_border // 2, n_twins // 2, n_merge // 2
+            special = n_border + n_twins * 2 + n_merge
+        regular = cfg.incidents - special
         late_left = cfg.hard_late
         for _ in range(regular):
             cat = self.rng.choices(cats, weights)[0]
@@ -994,12 +1003,12 @@ class _Gen:
             late = late_left > 0 or self.rng.random() < cfg.late_share
             late_left -= 1
             self.incident(cat, t0, lon, lat, late=late)
-        for _ in range(cfg.hard_border):
+        for _ in range(n_border):
             cat = self.rng.choice(("road_accident", "fight", "structure_fire", "shooting"))
             t0, _, _ = self.when_and_where(cat)
             lon, lat = self.border_point()
             self.incident(cat, t0, lon, lat, tags=("border",))
-        for k in range(cfg.hard_twins):
+        for k in range(n_twins):
             ca, cb = TWIN_PAIRS[k % len(TWIN_PAIRS)]
             t0, lon, lat = self.when_and_where(ca)
             ang = self.rng.uniform(0, 2 * math.pi)
@@ -1017,7 +1026,7 @@ class _Gen:
                 related=(id_a,),
                 inc_id=id_b,
             )
-        for _ in range(cfg.hard_merge):
+        for _ in range(n_merge):
             t0, lon, lat = self.when_and_where("structure_fire")
             self.incident("structure_fire", t0, lon, lat, tags=("merge",))
         self.background()
