@@ -187,3 +187,14 @@ def test_http_body_over_the_limit_is_a_source_error(server, ctx):
     source = HttpSource(url, once=True, max_bytes=100)
     stats = run(PoliceParser(), source, MemorySink(), lambda: ctx)
     assert (stats.payloads, stats.source_errors) == (0, 1)
+
+
+def test_debug_logs_never_show_personal_values(tmp_path, ctx, caplog):
+    bad = b"P9,UFO,x,1,2026-11-28 22:00:00,,5.37,43.29,Rue X,Jean Dupont,06 12 34 56 78,"
+    path = tmp_path / "calls.csv"
+    path.write_bytes(POLICE + bad + b"\n")
+    with caplog.at_level("DEBUG"):
+        stats = run(PoliceParser(), FileSource(path), MemorySink(), lambda: ctx)
+    assert stats.rejected_total == 1 and "rejected" in caplog.text  # something was logged
+    for personal in ("Dupont", "06 12 34 56 78", "Marie Curie", "0491000001"):
+        assert personal not in caplog.text
