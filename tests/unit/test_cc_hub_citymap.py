@@ -131,3 +131,13 @@ def test_multipolygons_and_other_geometries():
     }
     sectors = sectors_from_geojson(json.loads(json.dumps(data)))
     assert [(s["id"], len(s["rings"])) for s in sectors] == [("a", 2)]
+
+
+def test_once_gives_up_with_a_clear_error_when_kafka_never_answers():
+    from vigie.command_center.kafka_io import Follower, KafkaUnavailable
+    from vigie.command_center.watch import _wait_caught_up
+    from vigie.config import Settings
+
+    settings = Settings(kafka_bootstrap="127.0.0.1:9")
+    with pytest.raises(KafkaUnavailable, match="within 0 s"):
+        _wait_caught_up(Follower(settings, []), settings, timeout_s=0.1)

@@ -161,6 +161,13 @@ class Follower:
         while not self._stop.is_set():
             msg = consumer.poll(0.2)
             if msg is None:
+                if pending:
+                    # Transaction markers take offsets no message carries: ask the positions.
+                    for tp in consumer.position([KafkaTopicPartition(t, p) for t, p in pending]):
+                        if tp.offset >= 0 and tp.offset >= highs[(tp.topic, tp.partition)]:
+                            pending.discard((tp.topic, tp.partition))
+                    if not pending:
+                        self.caught_up.set()
                 continue
             err = msg.error()
             if err is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -21,7 +20,7 @@ from rich.table import Table
 from vigie.command_center.board import incident_view, table_row
 from vigie.command_center.filters import IncidentFilter
 from vigie.command_center.hub import Hub
-from vigie.command_center.kafka_io import Follow, Follower
+from vigie.command_center.kafka_io import Follow, Follower, KafkaUnavailable
 from vigie.config import Settings
 from vigie.kafka.serde import deserializer
 
@@ -78,7 +77,7 @@ def run_watch(
 ) -> int:
     """Follow the topics and show them until interrupted (or caught up with ``once``)."""
     hub = Hub(deserializer(settings))
-    changed: set[str] = set()
+    changed = _Changes()
     wake = threading.Event()
 
     def on_change(incident_id: str) -> None:
@@ -92,7 +91,7 @@ def run_watch(
         if as_json:
             return _json_loop(hub, flt, follower, changed, wake, once=once, out=out)
         if once:
-            follower.caught_up.wait()
+            _wait_caught_up(follower, settings)
             Console(file=out).print(render_table(hub, flt, now_ms()))
             return 0
         with Live(render_table(hub, flt, now_ms()), refresh_per_second=2, screen=False) as live:
@@ -108,22 +107,23 @@ def _json_loop(
     hub: Hub,
     flt: IncidentFilter,
     follower: Follower,
-    changed: set[str],
+    changed: _Changes,
     wake: threading.Event,
     *,
     once: bool,
     out: TextIO,
 ) -> int:
+    if once:
+        _wait_caught_up(follower, follower.settings)
     while True:
         wake.wait(0.2)
         wake.clear()
         done = once and follower.caught_up.is_set()
-        ids = list(changed)
-        changed.difference_update(ids)
+        ids = changed.take()
         at = now_ms()
         lines = []
         with hub.lock:
-            for incident_id in sorted(ids):
+            for incident_id in ids:
                 incident = hub.board.incidents.get(incident_id)
                 if incident is None or not flt.matches(incident):
                     continue
@@ -132,7 +132,32 @@ def _json_loop(
         for line in lines:
             out.write(line + "\n")
         out.flush()
-        if done and not changed:
+        if done:
             return 0
-        if once and not follower.caught_up.is_set():
-            time.sleep(0.05)
+
+
+class _Changes:
+    """Incident ids changed since the last look, filled by the consumer thread."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, incident_id: str) -> None:
+        with self._lock:
+            self._ids.add(incident_id)
+
+    def take(self) -> list[str]:
+        with self._lock:
+            ids, self._ids = sorted(self._ids), set()
+        return ids
+
+
+def _wait_caught_up(follower: Follower, settings: Settings, timeout_s: float = 30.0) -> None:
+    """Wait until the current state is read, or say Kafka is unreachable."""
+    if not follower.caught_up.wait(timeout_s):
+        msg = (
+            f"could not read the current incidents from {settings.bootstrap_servers} within "
+            f"{timeout_s:.0f} s: is `vigie stack up` running and the topic created?"
+        )
+        raise KafkaUnavailable(msg)
