@@ -132,3 +132,16 @@ def test_large_schema_ids_are_big_endian() -> None:
         registry.register("filler", f'{{"type":"enum","name":"E{i}","symbols":["a"]}}')
     data = serializer.serialize("org.vigie.v1.Role", "evidence", topic="t")
     assert data.hex() == "000000020000"
+
+
+def test_one_reader_takes_both_framings_side_by_side() -> None:
+    """A topic can move from one framing to the other: old and new messages both decode."""
+    registry = InMemoryRegistry()
+    single = AvroSerializer(CATALOGUE).serialize("org.vigie.v1.LinkEvidence", LINK)
+    confluent = AvroSerializer(CATALOGUE, Framing.CONFLUENT, registry).serialize(
+        "org.vigie.v1.LinkEvidence", LINK, topic="t"
+    )
+    deserializer = AvroDeserializer(CATALOGUE, registry)
+    decoded = [deserializer.deserialize(d, reader="LinkEvidence") for d in (single, confluent)]
+    assert [d.framing for d in decoded] == [Framing.SINGLE_OBJECT, Framing.CONFLUENT]
+    assert [d.record for d in decoded] == [LINK, LINK]
