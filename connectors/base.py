@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
 
 from vigie.errors import VigieError
 
@@ -104,6 +107,13 @@ class CityArea:
     max_lon: float
     max_lat: float
     timezone: ZoneInfo
+    #: Projected CRS of the city (``crs`` in city.yaml), for agencies that export metres.
+    crs: str = "EPSG:2154"
+
+    def to_wgs84(self, x: float, y: float) -> tuple[float, float]:
+        """Projected ``x``/``y`` in the city's CRS to WGS84 ``(lon, lat)``."""
+        lon, lat = _transformer(self.crs).transform(x, y)
+        return float(lon), float(lat)
 
     def contains(self, lon: float, lat: float) -> bool:
         """Whether a point lies inside the box (borders included)."""
@@ -132,13 +142,21 @@ def load_city(city_dir: Path) -> CityArea:
         min_lon, min_lat, max_lon, max_lat = (float(v) for v in doc["bbox"])
         zone = ZoneInfo(str(doc.get("timezone", "UTC")))
         name = str(doc.get("name", city_dir.name))
-    except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError) as exc:
+        crs = str(doc.get("crs", "EPSG:2154"))
+        _transformer(crs)
+    except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError, CRSError) as exc:
         msg = f"{path}: needs bbox [min_lon, min_lat, max_lon, max_lat] and a timezone ({exc})"
         raise CityConfigError(msg) from exc
     if not (min_lon < max_lon and min_lat < max_lat):
         msg = f"{path}: bbox must be [min_lon, min_lat, max_lon, max_lat] with min < max"
         raise CityConfigError(msg)
-    return CityArea(name, min_lon, min_lat, max_lon, max_lat, zone)
+    return CityArea(name, min_lon, min_lat, max_lon, max_lat, zone, crs)
+
+
+@lru_cache(maxsize=8)
+def _transformer(crs: str) -> Transformer:
+    """Built once per CRS: building a transformer costs far more than using it."""
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +287,30 @@ def parse_lon_lat(lon_text: Any, lat_text: Any, ctx: ParseContext) -> tuple[floa
         detail = "longitude/latitude are not numbers"
         raise RecordRejected(Reason.INVALID_COORDINATES, detail) from exc
     return check_lon_lat(lon, lat, ctx)
+
+
+def parse_position(row: Mapping[str, str], ctx: ParseContext) -> tuple[float, float]:
+    """WGS84 ``longitude``/``latitude`` columns, else projected ``x``/``y`` in the city's CRS.
+
+    CAD systems often export projected map coordinates rather than degrees; both are
+    accepted, degrees first when a row has both.
+    """
+
+    def blank(name: str) -> bool:
+        return not (row.get(name) or "").strip()
+
+    if blank("longitude") and blank("latitude") and not (blank("x") and blank("y")):
+        if blank("x") or blank("y"):
+            raise RecordRejected(Reason.MISSING_COORDINATES, "x or y is empty")
+        try:
+            x, y = float(row["x"]), float(row["y"])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise RecordRejected(Reason.INVALID_COORDINATES, "x/y are not numbers") from exc
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise RecordRejected(Reason.INVALID_COORDINATES, "x/y are not finite")
+        lon, lat = ctx.city.to_wgs84(x, y)
+        return check_lon_lat(lon, lat, ctx)
+    return parse_lon_lat(row.get("longitude"), row.get("latitude"), ctx)
 
 
 def require_code(value: str | None, field: str, allowed: frozenset[str]) -> str:

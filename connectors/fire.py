@@ -23,8 +23,8 @@ from connectors.base import (
     optional_text,
     parse_instant,
     parse_int_in,
-    parse_lon_lat,
     parse_optional_instant,
+    parse_position,
     require_code,
     require_text,
     with_record_id,
@@ -62,9 +62,7 @@ class UnitType(StrEnum):
     OTHER = "OTHER"
 
 
-REQUIRED_COLUMNS = frozenset(
-    {"incident_number", "call_type", "priority", "received_at", "longitude", "latitude"}
-)
+REQUIRED_COLUMNS = frozenset({"incident_number", "call_type", "priority", "received_at"})
 _UNIT_TYPES = frozenset(UnitType) - {UnitType.NONE}
 
 
@@ -133,7 +131,7 @@ def _build(
     check_order(
         dispatched if dispatched is not None else received, on_scene, "dispatched_at <= on_scene_at"
     )
-    lon, lat = parse_lon_lat(row.get("longitude"), row.get("latitude"), ctx)
+    lon, lat = parse_position(row, ctx)
     return FireDispatch(
         record_id=record_id,
         source_uri=uri,

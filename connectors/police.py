@@ -19,8 +19,8 @@ from connectors.base import (
     optional_text,
     parse_instant,
     parse_int_in,
-    parse_lon_lat,
     parse_optional_instant,
+    parse_position,
     require_code,
     require_text,
     with_record_id,
@@ -61,9 +61,7 @@ class Disposition(StrEnum):
     OTHER = "OTHER"
 
 
-REQUIRED_COLUMNS = frozenset(
-    {"incident_number", "call_type_code", "priority", "received_at", "longitude", "latitude"}
-)
+REQUIRED_COLUMNS = frozenset({"incident_number", "call_type_code", "priority", "received_at"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +116,7 @@ class PoliceParser:
         received = parse_instant(row.get("received_at"), "received_at", ctx)
         dispatched = parse_optional_instant(row.get("dispatched_at"), "dispatched_at", ctx)
         check_order(received, dispatched, "received_at <= dispatched_at")
-        lon, lat = parse_lon_lat(row.get("longitude"), row.get("latitude"), ctx)
+        lon, lat = parse_position(row, ctx)
         raw_disposition = optional_text(row.get("disposition"))
         disposition = (
             Disposition.OPEN

@@ -374,3 +374,23 @@ def test_unknown_code_detail_does_not_echo_the_value(ctx):
     (bad,) = PoliceParser().parse(POLICE_HEADER + b"\n" + line, "f", ctx)
     assert bad.reason is Reason.UNKNOWN_CODE
     assert "0612345678" not in bad.detail and "call_type_code" in bad.detail
+
+
+def test_projected_coordinates_are_read_in_the_city_crs(ctx):
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True).transform(5.3712, 43.2965)
+    header = b"incident_number,call_type_code,priority,received_at,x,y"
+    lines = [
+        f"P1,SHOTS,1,2026-11-28 22:14:05,{x:.2f},{y:.2f}".encode(),
+        b"P2,SHOTS,1,2026-11-28 22:14:05,abc,6240000",
+        b"P3,SHOTS,1,2026-11-28 22:14:05,,6240000",
+        b"P4,SHOTS,1,2026-11-28 22:14:05,652000,6862000",  # Paris in Lambert-93
+    ]
+    call, *bad = PoliceParser().parse(b"\n".join([header, *lines]), "f", ctx)
+    assert (round(call.lon, 5), round(call.lat, 5)) == (5.3712, 43.2965)
+    assert [b.reason for b in bad] == [
+        Reason.INVALID_COORDINATES,
+        Reason.MISSING_COORDINATES,
+        Reason.OUTSIDE_CITY,
+    ]
