@@ -30,7 +30,7 @@ from vigie.sim.model import Feed, Scenario, SimRecord, TrueIncident, TruthRole
 
 #: Default city time: a Saturday evening into the night, in the past so that connectors'
 #: "not in the future" check accepts every record.
-DEFAULT_START = datetime(2026, 11, 14, 17, 0, tzinfo=UTC)  # 18:00 in Marseille
+DEFAULT_START = datetime(2026, 11, 14, 18, 0, tzinfo=UTC)  # 19:00 in Marseille, until 01:00
 
 _T = TypeVar("_T")
 
@@ -40,12 +40,12 @@ LATE_MS = 15 * 60_000
 CATEGORY_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("shooting", 7),
     ("structure_fire", 11),
-    ("road_accident", 20),
-    ("gathering", 13),
+    ("road_accident", 22),
+    ("gathering", 10),
     ("flooding", 8),
     ("roadworks_noise", 8),
     ("fight", 14),
-    ("robbery", 10),
+    ("robbery", 11),
     ("vehicle_fire", 9),
 )
 
@@ -173,10 +173,11 @@ class _Gen:
         )
         return round(lon2, 6), round(lat2, 6)
 
-    def land_point(self) -> tuple[float, float]:
+    def land_point(self, downtown: float = 0.55) -> tuple[float, float]:
+        """A point on land; ``downtown`` is the share drawn around the Vieux-Port."""
         minx, miny, maxx, maxy = self.city.land.bounds
         while True:
-            if self.rng.random() < 0.55:
+            if self.rng.random() < downtown:
                 lon, lat = self.rng.gauss(5.381, 0.012), self.rng.gauss(43.297, 0.009)
             else:
                 lon, lat = self.rng.uniform(minx, maxx), self.rng.uniform(miny, maxy)
@@ -878,7 +879,7 @@ class _Gen:
         )
         for _ in range(n):
             t = self.t_between(cfg.start_ms, cfg.end_ms)
-            lon, lat = self.land_point()
+            lon, lat = self.land_point(downtown=0.4)
             u = self.rng.random()
             if u < 0.6:
                 self.police(self.rng.choice(police_codes), t, lon, lat, incident=None)
@@ -974,7 +975,8 @@ class _Gen:
                 lon, lat = self.rng.uniform(x0, x1), self.rng.uniform(y0, y1)
                 if self.city.on_land(lon, lat):
                     return self.t_between(lo, hi), lon, lat
-        lon, lat = self.land_point()
+        # late-night gatherings happen in every neighbourhood, not only around the port
+        lon, lat = self.land_point(downtown=0.3 if category == "gathering" else 0.55)
         return self.t_between(lo, hi), lon, lat
 
     def run(self) -> Scenario:
