@@ -248,3 +248,20 @@ def test_camera_structured_fuzz(ctx, registry, events):
 def test_permits_structured_fuzz(ctx, features):
     payload = json.dumps({"type": "FeatureCollection", "features": features}).encode()
     _check(PermitsParser(), payload, _geojson_count, "org.vigie.raw.v1.Permit", ctx)
+
+
+coordinate_text = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(6.2e6, 6.3e6).map(str),
+    st.floats(8.7e5, 9.1e5).map(str),
+    st.text(alphabet="0123456789.-e", max_size=12),
+)
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(coordinate_text, coordinate_text), max_size=6))
+def test_police_projected_coordinates_fuzz(ctx, rows):
+    header = b"incident_number,call_type_code,priority,received_at,x,y"
+    lines = [f"P{i},SHOTS,1,2026-11-28 22:00:00,{x},{y}".encode() for i, (x, y) in enumerate(rows)]
+    payload = b"\n".join([header, *lines])
+    _check(PoliceParser(), payload, _csv_count, "org.vigie.raw.v1.PoliceCall", ctx, True)
