@@ -6,6 +6,9 @@ pair of databases instead; they are dropped afterwards.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,9 +28,15 @@ QUERIES = MIGRATIONS / "queries"
 ANCHOR_MS = int(datetime.now(UTC).timestamp() * 1000)
 
 
+#: One folder for the whole run: each test module imports the fixture, so each gets its own
+#: fixture instance, but chdb can open only one folder per process.
+CHDB_DIR = Path(tempfile.mkdtemp(prefix="vigie-chdb-"))
+atexit.register(shutil.rmtree, CHDB_DIR, ignore_errors=True)
+
+
 @pytest.fixture(name="chdb_engine", scope="session")
-def chdb_engine_fixture(tmp_path_factory: pytest.TempPathFactory) -> ChdbExecutor:
-    return ChdbExecutor(Path(tmp_path_factory.mktemp("chdb")))
+def chdb_engine_fixture() -> ChdbExecutor:
+    return ChdbExecutor(CHDB_DIR)
 
 
 @pytest.fixture(name="databases")

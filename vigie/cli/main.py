@@ -25,6 +25,8 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "serve",
     "ack",
     "topics",
+    "db",
+    "sql",
 )
 
 

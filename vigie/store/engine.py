@@ -19,15 +19,17 @@ every write of the store is idempotent and so safe to repeat.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from vigie.config import Settings
 from vigie.errors import VigieError
@@ -40,6 +42,10 @@ _CODE = re.compile(r"Code:\s*(\d+)")
 
 #: clickhouse-driver's escaping needs a server timezone only for datetimes; ours is UTC.
 _UTC_CONTEXT = SimpleNamespace(server_info=SimpleNamespace(get_timezone=lambda: "UTC"))
+
+# clickhouse-driver logs every failed connection attempt with a traceback; the executor
+# retries and then reports the failure itself, in one line.
+logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
 #: Server error codes that mean "this user may not log in" (18.16 and current releases).
 _AUTH_CODES = {192, 193, 194, 516}
@@ -189,7 +195,7 @@ def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
     line = re.sub(r"^Code:\s*\d+\.\s*", "", line)
     line = line.replace("DB::Exception: ", "")
-    return re.sub(r"\s*Stack trace.*$", "", line).strip()
+    return re.sub(r"\s*Stack trace.*$", "", line).strip().rstrip(".")
 
 
 class NativeExecutor:
@@ -350,6 +356,31 @@ def _chdb_session(path: Path | None) -> tuple[Any, str]:
     return session, wanted
 
 
+_WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_ZONE_ARG = re.compile(r"'([^']+)'\)$")
+
+
+def _decode(value: Any, kind: str, zone: str) -> Any:
+    """A JSONCompact value as the Python type clickhouse-driver would have returned."""
+    while match := _WRAPPER.match(kind):
+        kind = match[1]
+    if value is None:
+        return None
+    if kind.startswith("Array("):
+        return [_decode(item, kind[6:-1], zone) for item in value]
+    if kind.startswith("DateTime"):
+        found = _ZONE_ARG.search(kind)
+        moment = datetime.fromisoformat(str(value))
+        return moment.replace(tzinfo=ZoneInfo(found[1] if found else zone))
+    if kind in ("Date", "Date32"):
+        return date.fromisoformat(str(value))
+    if kind.startswith(("Int", "UInt")):
+        return int(value)
+    if kind.startswith("Float"):
+        return float(value)
+    return value
+
+
 def _chdb_text_time(value: int, clickhouse_type: str) -> str:
     if "DateTime64" in clickhouse_type:
         moment = datetime.fromtimestamp(value / 1000, UTC)
@@ -370,6 +401,9 @@ class ChdbExecutor:
         self._session, self.path = _chdb_session(path)
         self._types: dict[str, dict[str, str]] = {}
         self._version: ServerVersion | None = None
+        self._timezone: str | None = None
+        # 64-bit integers as JSON numbers, like the native driver returns them.
+        self._run("SET output_format_json_quote_64bit_integers = 0", "TSV")
 
     def describe(self) -> str:
         """``chdb <version> at <folder>``."""
@@ -392,15 +426,27 @@ class ChdbExecutor:
         return self._version
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        """Rows of a query, decoded from Arrow (times come back as aware datetimes)."""
-        table = self._run(substitute(sql, params), "ArrowTable")
-        if table is None or not hasattr(table, "schema"):
+        """Rows of a query with ClickHouse's own type names, values decoded like the driver's."""
+        raw = self._run(substitute(sql, params), "JSONCompact")
+        text = raw.bytes() if hasattr(raw, "bytes") else bytes(raw or b"")
+        if not text.strip():
             return QueryResult((), (), [])
-        columns = tuple(table.schema.names)
-        types = tuple(str(field.type) for field in table.schema)
-        data = table.to_pydict()
-        rows = list(zip(*(data[name] for name in columns), strict=True)) if columns else []
-        return QueryResult(columns, types, [tuple(row) for row in rows])
+        answer = json.loads(text)
+        columns = tuple(str(m["name"]) for m in answer["meta"])
+        types = tuple(str(m["type"]) for m in answer["meta"])
+        zone = self._zone()
+        rows = [
+            tuple(_decode(value, kind, zone) for value, kind in zip(row, types, strict=True))
+            for row in answer["data"]
+        ]
+        return QueryResult(columns, types, rows)
+
+    def _zone(self) -> str:
+        if self._timezone is None:
+            raw = self._run("SELECT timezone()", "TSV")
+            text = raw.bytes() if hasattr(raw, "bytes") else bytes(raw or b"")
+            self._timezone = text.decode().strip() or "UTC"
+        return self._timezone
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """A statement run for its effect."""
@@ -460,14 +506,21 @@ def connect(
     attempts: int = 5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> NativeExecutor:
-    """A native connection to the configured server as one of Vigie's users."""
+    """A native connection to the configured server as one of Vigie's users.
+
+    The writer and analyst start in Vigie's main database (on 18.16 they may not even open
+    ``default``); the administrator starts in ``default``, since it creates the databases.
+    """
     user, password = credentials(settings, role)
+    if database is None:
+        main = identifier(settings.clickhouse_database, "VIGIE_CLICKHOUSE_DATABASE")
+        database = "default" if role == "admin" else main
     return NativeExecutor(
         settings.clickhouse_address,
         settings.clickhouse_port,
         user,
         password,
-        database or "default",
+        database,
         attempts=attempts,
         sleep=sleep,
     )
