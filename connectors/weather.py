@@ -7,12 +7,13 @@ tells which it is (an XML document is a CAP alert). Format: docs/feeds.md#weathe
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.base import (
     ParseContext,
@@ -158,9 +159,13 @@ class WeatherParser:
     def parse(
         self, payload: bytes, uri: str, ctx: ParseContext
     ) -> Iterator[WeatherRecord | Rejection]:
-        """Observations: one result per data line. CAP: one result for the document."""
-        if payload.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        """Observations: one result per CSV line or JSON item. CAP: one for the document."""
+        start = payload.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if start == b"<":
             yield _parse_cap(payload, uri, ctx)
+            return
+        if start == b"[":
+            yield from _parse_json_observations(payload, uri, ctx)
             return
 
         def build(row: Mapping[str, str], index: int) -> WeatherRecord:
@@ -170,10 +175,36 @@ class WeatherParser:
         yield from iter_csv(payload, uri, OBSERVATION_COLUMNS, build)
 
 
+def _parse_json_observations(
+    payload: bytes, uri: str, ctx: ParseContext
+) -> Iterator[WeatherRecord | Rejection]:
+    """A JSON array of observation objects with the CSV's column names as keys."""
+    try:
+        items = json.loads(payload.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        detail = "payload is not a valid UTF-8 JSON array"
+        yield Rejection(Reason.UNPARSABLE, SourcePosition(uri, 0), payload, detail)
+        return
+    for index, item in enumerate(items, start=1):
+        original = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+        station: str | None = None
+        try:
+            if not isinstance(item, dict):
+                raise RecordRejected(Reason.UNPARSABLE, "observation is not a JSON object")
+            station = require_text(item.get("station_id"), "station_id")
+            yield _observation(item, station, uri, index, ctx)
+        except RecordRejected as rejected:
+            position = SourcePosition(uri, index)
+            yield Rejection(rejected.reason, position, original, rejected.detail, station)
+
+
 def _observation(
-    row: Mapping[str, str], station: str, uri: str, index: int, ctx: ParseContext
+    row: Mapping[str, Any], station: str, uri: str, index: int, ctx: ParseContext
 ) -> WeatherRecord:
-    observed = parse_instant(row.get("observed_at"), "observed_at", ctx)
+    observed_text = row.get("observed_at")
+    if observed_text is not None and not isinstance(observed_text, str):
+        raise RecordRejected(Reason.IMPOSSIBLE_TIMESTAMP, "observed_at is not ISO 8601 text")
+    observed = parse_instant(observed_text, "observed_at", ctx)
     lon, lat = parse_lon_lat(row.get("longitude"), row.get("latitude"), ctx)
     observation = Observation(
         station_id=station,

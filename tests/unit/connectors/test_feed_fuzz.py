@@ -76,8 +76,11 @@ def _protobuf_count(payload: bytes) -> int:
 
 
 def _weather_count(payload: bytes) -> int:
-    if payload.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+    start = payload.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start == b"<":
         return 1
+    if start == b"[":
+        return _jsonl_count(payload)  # a JSON array: one per item, 1 if unreadable
     return _csv_count(payload)
 
 
@@ -131,6 +134,7 @@ def _text_payloads(sample: bytes) -> st.SearchStrategy[bytes]:
 POLICE = (SAMPLES / "police_calls.csv").read_bytes()
 FIRE = (SAMPLES / "fire_dispatch.csv").read_bytes()
 OBS = (SAMPLES / "weather_observations.csv").read_bytes()
+OBS_JSON = (SAMPLES / "weather_observations.json").read_bytes()
 CAP = (SAMPLES / "weather_alert_cap.xml").read_bytes()
 PERMITS = (SAMPLES / "permits.geojson").read_bytes()
 CAMERA = (SAMPLES / "camera_events.jsonl").read_bytes()
@@ -150,7 +154,7 @@ def test_fire_fuzz(ctx, payload):
 
 
 @FUZZ
-@given(payload=st.one_of(_text_payloads(OBS), _mutated(CAP)))
+@given(payload=st.one_of(_text_payloads(OBS), _mutated(CAP), _mutated(OBS_JSON)))
 def test_weather_fuzz(ctx, payload):
     _check(WeatherParser(), payload, _weather_count, "org.vigie.raw.v1.WeatherRecord", ctx)
 

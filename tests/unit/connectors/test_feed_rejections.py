@@ -394,3 +394,28 @@ def test_projected_coordinates_are_read_in_the_city_crs(ctx):
         Reason.MISSING_COORDINATES,
         Reason.OUTSIDE_CITY,
     ]
+
+
+def test_json_observations_rejections(ctx):
+    good = {
+        "station_id": "S1",
+        "longitude": 5.39,
+        "latitude": 43.3,
+        "observed_at": "2026-11-28T21:00:00Z",
+    }
+    items = [
+        good,
+        {**good, "wind_speed_ms": "fast"},
+        {**good, "observed_at": 1795900000},
+        {**good, "station_id": None},
+        "not an object",
+    ]
+    ok, *bad = WeatherParser().parse(json.dumps(items).encode(), "obs.json", ctx)
+    assert ok.record_id == "S1@2026-11-28T21:00:00Z" and ok.source_index == 1
+    assert [(b.reason, b.position.index, b.record_id) for b in bad] == [
+        (Reason.INVALID_VALUE, 2, "S1"),
+        (Reason.IMPOSSIBLE_TIMESTAMP, 3, "S1"),
+        (Reason.MISSING_FIELD, 4, None),
+        (Reason.UNPARSABLE, 5, None),
+    ]
+    assert json.loads(bad[0].original) == items[1]

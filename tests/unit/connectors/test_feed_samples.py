@@ -41,6 +41,7 @@ def _cases(registry, static_gtfs):  # type: ignore[no-untyped-def]
         ("fire", FireParser(), "fire_dispatch.csv", 4),
         ("transport", TransportParser(static_gtfs), "transport_feed.pb", 3),
         ("weather", WeatherParser(), "weather_observations.csv", 3),
+        ("weather", WeatherParser(), "weather_observations.json", 2),
         ("weather", WeatherParser(), "weather_alert_cap.xml", 1),
         ("permits", PermitsParser(), "permits.geojson", 3),
         ("camera", CameraParser(registry), "camera_events.jsonl", 4),
