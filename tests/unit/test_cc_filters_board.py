@@ -42,6 +42,14 @@ def test_each_criterion(flt, expected):
     assert flt.matches(incident()) is expected
 
 
+@pytest.mark.parametrize("status", [Status.CLOSED, Status.MERGED])
+def test_closed_and_merged_are_hidden_unless_asked_for(status):
+    done = incident(status=status)
+    assert not IncidentFilter().matches(done)
+    assert IncidentFilter.build(include_closed=True).matches(done)
+    assert IncidentFilter().matches(incident(status=Status.UPDATED))
+
+
 def test_sector_filter_excludes_incidents_outside_every_sector():
     assert not IncidentFilter.build(sectors=["13201"]).matches(incident(sector=None))
 

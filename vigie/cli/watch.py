@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--sector", action="append", default=[], help="only these sector ids (repeat or commas)"
     )
     parser.add_argument("--bbox", help="min_lon,min_lat,max_lon,max_lat (WGS84)")
+    parser.add_argument(
+        "--all", action="store_true", help="also closed and merged incidents (hidden otherwise)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per incident change")
     parser.add_argument("--once", action="store_true", help="print the current state and exit")
     parser.add_argument("--topic", help="incidents topic (default VIGIE_INCIDENTS_TOPIC)")
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         categories=args.category,
         sectors=args.sector,
         bbox=args.bbox,
+        include_closed=args.all,
     )
     return run_watch(
         settings,

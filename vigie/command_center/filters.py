@@ -1,5 +1,8 @@
 """Which incidents an operator wants to see: minimum severity, categories, sectors, a box.
 
+Closed and merged incidents are hidden unless asked for: a merged incident lives on in the
+one it was merged into, and a closed one needs no action.
+
 One pure predicate shared by ``vigie watch`` and the page's server, so both filter alike.
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vigie.core.events import Incident
+from vigie.core.events import Incident, Status
 from vigie.errors import VigieError
 
 
@@ -61,6 +64,7 @@ class IncidentFilter:
     categories: frozenset[str] = frozenset()
     sectors: frozenset[str] = frozenset()
     bbox: BBox | None = None
+    include_closed: bool = False
 
     @classmethod
     def build(
@@ -70,6 +74,7 @@ class IncidentFilter:
         categories: Iterable[str] = (),
         sectors: Iterable[str] = (),
         bbox: str | None = None,
+        include_closed: bool = False,
     ) -> IncidentFilter:
         """A filter from user input (comma lists allowed), checked."""
         if not 1 <= min_severity <= 5:
@@ -80,10 +85,13 @@ class IncidentFilter:
             categories=_split(categories),
             sectors=_split(sectors),
             bbox=parse_bbox(bbox) if bbox else None,
+            include_closed=include_closed,
         )
 
     def matches(self, incident: Incident) -> bool:
         """Whether the incident passes every criterion."""
+        if not self.include_closed and incident.status in (Status.CLOSED, Status.MERGED):
+            return False
         if incident.severity < self.min_severity:
             return False
         if self.categories and incident.category not in self.categories:

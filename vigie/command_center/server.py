@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 COOKIE = "vigie_token"
 CSRF_HEADER = "x-vigie-request"
 HEARTBEAT_S = 15.0
+#: Put in every stream's queue when the server stops, so open streams end cleanly.
+_CLOSE = "\x00close"
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -98,6 +100,7 @@ def _filter_from(request: Request) -> IncidentFilter:
         categories=q.getlist("category"),
         sectors=q.getlist("sector"),
         bbox=q.get("bbox") or None,
+        include_closed=q.get("closed") in ("1", "true"),
     )
 
 
@@ -113,6 +116,12 @@ def create_app(
     city_map = load_city_map(options.city_dir)
     subscribers: set[asyncio.Queue[str]] = set()
     publisher: list[AckPublisher] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def close_streams() -> None:
+        for loop in loops:
+            for queue in list(subscribers):
+                loop.call_soon_threadsafe(queue.put_nowait, _CLOSE)
 
     def make_publisher() -> AckPublisher:
         if not publisher:
@@ -123,6 +132,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        loops.append(loop)
 
         def fan_out(incident_id: str) -> None:
             for queue in list(subscribers):
@@ -250,6 +260,8 @@ def create_app(
                     except TimeoutError:
                         yield ": heartbeat\n\n"
                         continue
+                    if incident_id == _CLOSE:
+                        return
                     if not incident_id:
                         yield f"event: state\ndata: {json.dumps({'state': hub.state})}\n\n"
                         continue
@@ -320,6 +332,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hub = hub
+    app.state.close_streams = close_streams
     return app
 
 
@@ -337,4 +350,20 @@ def serve(settings: Settings, options: ServeOptions, host: str, port: int) -> No
 
     policy = AccessPolicy.from_settings(settings, bind_host=host)
     app = create_app(settings, policy, options)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+
+    class _Server(uvicorn.Server):
+        """Ends the open event streams first, so stopping does not wait on browsers."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.state.close_streams()
+            super().handle_exit(sig, frame)
+
+    _Server(config).run()

@@ -70,17 +70,18 @@ function render() {
   layer.replaceChildren();
   const list = document.getElementById("list");
   list.replaceChildren();
-  for (const inc of sorted) {
+  // The map draws the least severe first, so the most severe stay on top.
+  for (const inc of state.proj ? [...sorted].reverse() : []) {
     const cls = `incident sev${inc.severity}` + (inc.ack ? " acked" : "")
       + (inc.incident_id === state.selected ? " selected" : "");
-    if (state.proj) {
-      const c = el("circle", { cx: state.proj.x(inc.lon), cy: state.proj.y(inc.lat),
-        r: state.proj.r * (0.6 + inc.severity * 0.15), class: cls,
-        "data-incident-id": inc.incident_id });
-      c.appendChild(el("title", {}, `${inc.category} (severity ${inc.severity})`));
-      c.addEventListener("click", () => select(inc.incident_id));
-      layer.appendChild(c);
-    }
+    const c = el("circle", { cx: state.proj.x(inc.lon), cy: state.proj.y(inc.lat),
+      r: state.proj.r * (0.6 + inc.severity * 0.15), class: cls,
+      "data-incident-id": inc.incident_id });
+    c.appendChild(el("title", {}, `${inc.category} (severity ${inc.severity})`));
+    c.addEventListener("click", () => select(inc.incident_id));
+    layer.appendChild(c);
+  }
+  for (const inc of sorted) {
     const li = el("li", { "data-incident-id": inc.incident_id,
       class: inc.incident_id === state.selected ? "selected" : "" });
     li.appendChild(el("span", { class: `badge sev${inc.severity}` }, inc.severity));
@@ -167,7 +168,8 @@ function setConn(text) {
 function connect() {
   if (state.source) state.source.close();
   const min = document.getElementById("min-severity").value;
-  const source = new EventSource(`/api/stream?min_severity=${encodeURIComponent(min)}`);
+  const closed = document.getElementById("closed").checked ? "&closed=1" : "";
+  const source = new EventSource(`/api/stream?min_severity=${encodeURIComponent(min)}${closed}`);
   state.source = source;
   source.addEventListener("snapshot", (ev) => {
     const data = JSON.parse(ev.data);
@@ -200,6 +202,7 @@ async function main() {
   document.getElementById("assign-btn").addEventListener("click", () => sendAck("assign"));
   document.getElementById("release-btn").addEventListener("click", () => sendAck("release"));
   document.getElementById("min-severity").addEventListener("change", connect);
+  document.getElementById("closed").addEventListener("change", connect);
   connect();
 }
 
