@@ -10,6 +10,7 @@ on the next run instead of being lost.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from typing import Any, cast
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 H_FEED = "__vigie.errors.feed"
 H_SOURCE_URI = "__vigie.errors.source.uri"
 H_SOURCE_INDEX = "__vigie.errors.source.index"
+H_ORIGINAL_SIZE = "__vigie.errors.original.size"
+H_ORIGINAL_SHA256 = "__vigie.errors.original.sha256"
+
+#: Largest dead-letter value sent whole; the broker's default message limit is about 1 MB.
+#: A bigger payload rejected as a whole (a garbage 5 MB file) is cut to this size, with its
+#: full size and SHA-256 in headers, rather than blocking the connector on a send that can
+#: never succeed.
+MAX_DEAD_LETTER_BYTES = 900_000
 
 
 class DeliveryError(VigieError):
@@ -78,18 +87,24 @@ class KafkaSink:
 
     def reject(self, feed: str, rejection: Rejection) -> None:
         """Queue one dead letter: original bytes as value, reason and position in headers."""
+        extra = {
+            H_FEED: feed.encode(),
+            H_SOURCE_URI: rejection.position.uri.encode(),
+            H_SOURCE_INDEX: str(rejection.position.index).encode(),
+        }
+        value = rejection.original
+        if len(value) > MAX_DEAD_LETTER_BYTES:
+            extra[H_ORIGINAL_SIZE] = str(len(value)).encode()
+            extra[H_ORIGINAL_SHA256] = hashlib.sha256(value).hexdigest().encode()
+            value = value[:MAX_DEAD_LETTER_BYTES]
         self.dead_letters.send(
-            rejection.original,
+            value,
             rejection.reason.value,
             rejection.position,
             key=rejection.record_id.encode() if rejection.record_id else None,
             detail=rejection.detail,
             record_id=rejection.record_id,
-            extra_headers={
-                H_FEED: feed.encode(),
-                H_SOURCE_URI: rejection.position.uri.encode(),
-                H_SOURCE_INDEX: str(rejection.position.index).encode(),
-            },
+            extra_headers=extra,
         )
 
     def _produce(self, topic: str, value: bytes, key: bytes) -> None:

@@ -200,3 +200,21 @@ def test_protobuf_entity_bytes_in_dlq(stack, topics, tmp_path):
     letter = parse_dead_letter(dead.value(), dead.key(), dead.headers())
     assert letter.original == ghost.SerializeToString()
     assert (letter.reason, letter.source) == ("unknown_code", f"{path}#4")
+
+
+def test_huge_unparsable_payload_is_cut_not_blocking(stack, topics, tmp_path):
+    import hashlib
+
+    from connectors.kafka_sink import H_ORIGINAL_SHA256, H_ORIGINAL_SIZE, MAX_DEAD_LETTER_BYTES
+
+    garbage = b"{" * 3_000_000  # not JSON, 3 MB: over the broker's message limit
+    path = tmp_path / "huge.geojson"
+    path.write_bytes(garbage)
+    parser, sink, context = _connector(stack, "permits", topics)
+    stats = run(parser, FileSource(path), sink, context)
+    assert stats.rejected == {"unparsable": 1}
+    (dead,) = _consume(stack, topics[1], 1)
+    headers = dict(dead.headers())
+    assert dead.value() == garbage[:MAX_DEAD_LETTER_BYTES]
+    assert headers[H_ORIGINAL_SIZE] == b"3000000"
+    assert headers[H_ORIGINAL_SHA256] == hashlib.sha256(garbage).hexdigest().encode()
