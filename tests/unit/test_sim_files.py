@@ -132,3 +132,21 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert files_a == files_b
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_paced_chunks_are_closed_as_soon_as_their_window_passes(tmp_path: Path) -> None:
+    from vigie.sim.files import FileSink
+
+    city = load_city(CITY_DIR)
+    cfg = ScenarioConfig(seed=2, duration_s=1800, incidents=10, vehicle_interval_s=600)
+    sc = generate(city, cfg)
+    sink = FileSink(tmp_path, city.timezone, chunk_s=60, snapshot_s=60)
+    for rec in sc.records:
+        sink.write(rec)
+        on_disk = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+        for buf in sink._lines.values():  # nothing older than one chunk waits in memory
+            assert not buf.lines or rec.publish_time < (buf.chunk_start or 0) + 60_000
+        assert len(on_disk) == len(sink.file_counts)
+    sink.close()
+    parsed = _parse(tmp_path)
+    assert dict(Counter(p.file for p in parsed)) == sink.file_counts

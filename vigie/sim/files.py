@@ -103,6 +103,7 @@ class FileSink:
         """Add one record (records must come in publish order)."""
         if rec.feed is not Feed.PERMIT and self._permits:
             self._flush_permits()
+        self._flush_due(rec.publish_time)
         if rec.feed in self._lines:
             self._write_line(rec)
         elif rec.feed is Feed.TRANSPORT:
@@ -114,6 +115,17 @@ class FileSink:
             self._count(name, [rec])
         else:
             self._permits.append((rec, render.permit_feature(rec, self.tz)))
+
+    def _flush_due(self, now: int) -> None:
+        """Close every chunk and snapshot whose window has passed, so a paced replay never
+        holds a quiet feed's records back until that feed's next record."""
+        if self.chunk_ms:
+            for feed, buf in self._lines.items():
+                start = buf.chunk_start
+                if buf.lines and start is not None and now >= start + self.chunk_ms:
+                    self._flush_lines(feed)
+        if self._snapshot is not None and now // self.snapshot_ms != self._snapshot_window:
+            self._flush_snapshot()
 
     def _render_line(self, rec: SimRecord) -> str:
         if rec.feed is Feed.POLICE:
