@@ -103,6 +103,14 @@ class RunStats:
             "source_errors": self.source_errors,
         }
 
+    def add(self, other: RunStats) -> None:
+        """Add another run's (or payload's) counters to these."""
+        self.payloads += other.payloads
+        self.read += other.read
+        self.produced += other.produced
+        self.rejected.update(other.rejected)
+        self.source_errors += other.source_errors
+
     def summary(self) -> str:
         """One human line: ``police: 3 payloads, 120 read, 118 produced, 2 rejected (...)``."""
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.rejected.items()))
@@ -172,13 +180,16 @@ def run(
 ) -> RunStats:
     """Move every payload of ``source`` through ``parser`` into ``sink``; return the counters.
 
-    ``context`` is called per payload, so each gets its own ingest time.
+    ``context`` is called per payload, so each gets its own ingest time. A payload counts in
+    the stats once everything it produced is delivered.
     """
     stop = stop or Event()
     stats = stats or RunStats(parser.feed)
     for payload in source.payloads(stop):
-        process_payload(parser, payload, context(), sink, stats)
-        sink.flush()
+        current = RunStats(parser.feed)
+        process_payload(parser, payload, context(), sink, current)
+        sink.flush()  # raises if anything was not delivered: nothing is counted or remembered
+        stats.add(current)
         source.done(payload)
     stats.source_errors = source.errors
     return stats

@@ -235,7 +235,7 @@ def _parse_cap(payload: bytes, uri: str, ctx: ParseContext) -> WeatherRecord | R
             raise RecordRejected(Reason.UNPARSABLE, "CAP document declares a DTD")
         try:
             root = ET.fromstring(payload)
-        except (ET.ParseError, ValueError) as exc:
+        except (ET.ParseError, ValueError, LookupError) as exc:  # LookupError: bad encoding=
             raise RecordRejected(Reason.UNPARSABLE, "payload is not well-formed XML") from exc
         if root.tag != f"{{{CAP_NS}}}alert":
             raise RecordRejected(Reason.UNPARSABLE, "root element is not a CAP 1.2 <alert>")

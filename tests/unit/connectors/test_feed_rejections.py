@@ -297,7 +297,12 @@ def test_cap_rejections(ctx, urgency, polygon, reason):
 
 @pytest.mark.parametrize(
     "payload",
-    [b"<alert>", b"<other xmlns='x'/>", b'<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>'],
+    [
+        b"<alert>",
+        b"<other xmlns='x'/>",
+        b'<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>',
+        b'<?xml version="1.0" encoding="U-1TF-8"?><alert/>',  # found by fuzzing
+    ],
 )
 def test_unreadable_cap_is_unparsable(ctx, payload):
     (bad,) = WeatherParser().parse(payload, "a.xml", ctx)

@@ -198,3 +198,25 @@ def test_debug_logs_never_show_personal_values(tmp_path, ctx, caplog):
     assert stats.rejected_total == 1 and "rejected" in caplog.text  # something was logged
     for personal in ("Dupont", "06 12 34 56 78", "Marie Curie", "0491000001"):
         assert personal not in caplog.text
+
+
+def test_undelivered_payload_is_neither_counted_nor_remembered(tmp_path, ctx):
+    class Failing(MemorySink):
+        def flush(self) -> None:
+            raise RuntimeError("broker gone")
+
+    inbox, state = tmp_path / "in", tmp_path / "state.jsonl"
+    inbox.mkdir()
+    (inbox / "a.csv").write_bytes(POLICE)
+    stats = RunStats("police")
+    with pytest.raises(RuntimeError, match="broker gone"):
+        run(
+            PoliceParser(),
+            FolderSource(inbox, state, once=True),
+            Failing(),
+            lambda: ctx,
+            stats=stats,
+        )
+    assert (stats.payloads, stats.produced) == (0, 0)
+    again = run(PoliceParser(), FolderSource(inbox, state, once=True), MemorySink(), lambda: ctx)
+    assert (again.payloads, again.produced) == (1, 4)  # read again: nothing lost
