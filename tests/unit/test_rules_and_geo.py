@@ -27,19 +27,24 @@ def shipped() -> dict[str, Any]:
 
 def test_shipped_rules_load_and_link_tables_are_symmetric() -> None:
     rules = load_rules()
-    assert rules.max_gap_ms >= 3600_000
+    assert rules.max_gap_ms == max(r.max_gap_ms for rs in rules.pairs.values() for r in rs)
     for (a, b), found in rules.pairs.items():
         assert rules.pairs[(b, a)] == found
-    assert rules.pair_rules("gunshot", "shots_fired")[0].name == "violence"
+    assert rules.pair_rules("gunshot", "shots_fired")[0].name == "shooting"
     assert rules.pair_rules("gunshot", "structure_fire") == ()
     assert rules.pair_rules("mystery", "mystery")[0].name == "same_kind"
     assert rules_for_city(MARSEILLE).spec == rules.spec
+    # raw codes the normalise step looks up, with the finer split for transport alerts
+    assert rules.kind_for("police", "SHOTS") == "shots_fired"
+    assert rules.kind_for("transport", "ALERT", "ACCIDENT") == "transit_accident_alert"
+    assert rules.kind_for("transport", "ALERT", "OTHER_CAUSE") == "service_alert"
+    assert rules.kind_for("police", "UFO") is None
 
 
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["links"][0]["kinds"].append("unicorn"), "links[0] (violence).kinds"),
+        (lambda d: d["links"][0]["kinds"].append("unicorn"), "links[0] (shooting).kinds"),
         (lambda d: d["bounds"].pop("max_extent_m"), "bounds.max_extent_m"),
         (lambda d: d["kinds"]["gunshot"].update(role="rumour"), "kinds.gunshot.role"),
         (lambda d: d["links"][0].update(between=[["gunshot"], ["scream"]]), "exactly one"),
@@ -47,6 +52,8 @@ def test_shipped_rules_load_and_link_tables_are_symmetric() -> None:
         (lambda d: d["explanations"][0]["context_kinds"].append("gunshot"), "is evidence"),
         (lambda d: d["categories"][0].update(severity=9), "categories.0.severity"),
         (lambda d: d.update(colour="blue"), "colour"),
+        (lambda d: d["kinds"]["scream"]["codes"].append("police:SHOTS"), "already maps"),
+        (lambda d: d["kinds"]["scream"]["codes"].append("SHOTS"), "not 'source:CODE'"),
     ],
 )
 def test_invalid_rules_name_the_key(mutate: Any, expected: str) -> None:

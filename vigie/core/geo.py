@@ -9,6 +9,7 @@ are far more expensive to build than to use. Loading the sectors file is the onl
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,18 +151,31 @@ class AreaIndex:
     WKT string keeps each polygon parsed and prepared exactly once.
     """
 
+    #: Bounds of an area that covers nothing (unparsable WKT).
+    NOWHERE = (math.inf, math.inf, -math.inf, -math.inf)
+
     def __init__(self) -> None:
-        self._cache: dict[str, PreparedGeometry | None] = {}
+        self._cache: dict[str, tuple[PreparedGeometry | None, tuple[float, ...]]] = {}
+
+    def _get(self, area_wkt: str) -> tuple[PreparedGeometry | None, tuple[float, ...]]:
+        found = self._cache.get(area_wkt)
+        if found is None:
+            try:
+                geom = wkt.loads(area_wkt)
+                found = (prep(geom), tuple(float(v) for v in geom.bounds))
+            except Exception:  # shapely raises GEOSException / ShapelyError subclasses
+                found = (None, self.NOWHERE)
+            self._cache[area_wkt] = found
+        return found
+
+    def bounds(self, area_wkt: str) -> tuple[float, float, float, float]:
+        """(min_lon, min_lat, max_lon, max_lat) of the area: a cheap first filter."""
+        b = self._get(area_wkt)[1]
+        return (b[0], b[1], b[2], b[3])
 
     def covers(self, area_wkt: str, lon: float, lat: float) -> bool:
         """True when the area covers the point (an unparsable area covers nothing)."""
-        prepared = self._cache.get(area_wkt)
-        if area_wkt not in self._cache:
-            try:
-                prepared = prep(wkt.loads(area_wkt))
-            except Exception:  # shapely raises GEOSException / ShapelyError subclasses
-                prepared = None
-            self._cache[area_wkt] = prepared
+        prepared = self._get(area_wkt)[0]
         if prepared is None:
             return False
         return bool(prepared.covers(Point(lon, lat)))

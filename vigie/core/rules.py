@@ -44,6 +44,9 @@ class KindSpec(_Model):
     role: Role
     uncertainty_m: float = Field(50.0, ge=0)
     reliability: float = Field(0.5, ge=0, le=1)
+    #: Raw codes that normalise to this kind, as ``source:CODE`` (``source:CODE/DETAIL``
+    #: for a finer split, e.g. ``transport:ALERT/ACCIDENT``).
+    codes: list[str] = []
     description: str = ""
 
 
@@ -87,6 +90,8 @@ class ExplanationSpec(_Model):
     #: ... or when every evidence kind of the incident is in this list.
     only_kinds: list[str] = []
     severity_delta: int = Field(ge=-4, le=4)
+    #: When set, the explanation also renames the incident (noise + works = roadworks_noise).
+    category: str | None = None
     text: str
 
 
@@ -124,7 +129,8 @@ class RulesFile(_Model):
     confidence: ConfidenceSpec = ConfidenceSpec()
     default_category: str = "other"
     default_severity: int = Field(2, ge=1, le=5)
-    #: Bounds for two events of the same kind that no rule names (unknown kinds included).
+    #: Bounds for two events of the same kind the rules do not declare (a new feed code):
+    #: declared kinds link only through the link rules.
     same_kind_distance_m: float = Field(150, gt=0)
     same_kind_gap_s: float = Field(900, gt=0)
     kinds: dict[str, KindSpec]
@@ -161,6 +167,14 @@ class RulesFile(_Model):
         for i, exp in enumerate(self.explanations):
             check(f"explanations[{i}] ({exp.name}).context_kinds", exp.context_kinds, Role.CONTEXT)
             check(f"explanations[{i}] ({exp.name}).only_kinds", exp.only_kinds)
+        owners: dict[str, str] = {}
+        for name, spec in self.kinds.items():
+            for code in spec.codes:
+                if ":" not in code:
+                    problems.append(f"kinds.{name}.codes: {code!r} is not 'source:CODE'")
+                elif code in owners:
+                    problems.append(f"kinds.{name}.codes: {code!r} already maps to {owners[code]}")
+                owners[code] = name
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -190,6 +204,8 @@ class Rules:
     max_gap_ms: int
     #: Largest link distance plus twice the largest uncertainty: the spatial reach of a link.
     max_reach_m: float
+    #: ``source:CODE`` -> kind, for the normalise step.
+    codes: dict[str, str]
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<rules>") -> Rules:
@@ -232,14 +248,26 @@ class Rules:
             allowed_lateness_ms=round(spec.bounds.allowed_lateness_s * 1000),
             max_gap_ms=max_gap,
             max_reach_m=max_dist + 2 * max_unc,
+            codes={c: name for name, k in spec.kinds.items() for c in k.codes},
         )
 
+    def kind_for(self, source: str, code: str, detail: str | None = None) -> str | None:
+        """The kind a raw record normalises to (``None``: not a code the rules know).
+
+        ``detail`` refines the code when the rules split it (a transport alert's cause).
+        """
+        if detail is not None:
+            found = self.codes.get(f"{source}:{code}/{detail}")
+            if found is not None:
+                return found
+        return self.codes.get(f"{source}:{code}")
+
     def pair_rules(self, kind_a: str, kind_b: str) -> tuple[PairRule, ...]:
-        """Link rules for two kinds; same unnamed kinds fall back to the same-kind bounds."""
+        """Link rules for two kinds; two undeclared same kinds fall back to same-kind bounds."""
         found = self.pairs.get((kind_a, kind_b))
         if found:
             return found
-        if kind_a == kind_b:
+        if kind_a == kind_b and kind_a not in self.spec.kinds:
             return (
                 PairRule(
                     "same_kind",

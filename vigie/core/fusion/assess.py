@@ -68,6 +68,8 @@ def assess(
         if not (by_category or by_kinds):
             continue
         severity += exp.severity_delta
+        if exp.category is not None:
+            category = exp.category
         texts.append(exp.text)
     severity = max(1, min(5, severity))
     return Assessment(

@@ -19,6 +19,8 @@ from vigie.core.events import IncidentContext, NormalizedEvent, Source
 from vigie.core.geo import AreaIndex
 from vigie.core.rules import Rules
 
+_BUCKET_MS = 300_000
+
 
 class ContextClass:
     """What a context event is used for (a plain namespace of strings)."""
@@ -56,18 +58,45 @@ class ContextStore:
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
+        #: Weather, alerts and permits: few, scanned whole.
         self._events: dict[str, NormalizedEvent] = {}
+        #: Vehicle positions: many, bucketed by 5 minutes of event time, then by grid cell.
+        self._vehicles: dict[int, dict[tuple[int, int], list[NormalizedEvent]]] = {}
+        self._cell = max(rules.spec.context.transport_radius_m, 1.0)
+        self._vehicle_ids: set[str] = set()
         self._areas = AreaIndex()
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._events) + len(self._vehicle_ids)
 
     def add(self, event: NormalizedEvent) -> bool:
         """Keep a context event; False when it was already known (a duplicate)."""
-        if event.event_id in self._events:
+        if event.event_id in self._events or event.event_id in self._vehicle_ids:
             return False
-        self._events[event.event_id] = event
+        if classify(event) == ContextClass.VEHICLE:
+            bucket = self._vehicles.setdefault(event.event_time // _BUCKET_MS, {})
+            cell = (math.floor(event.x / self._cell), math.floor(event.y / self._cell))
+            bucket.setdefault(cell, []).append(event)
+            self._vehicle_ids.add(event.event_id)
+        else:
+            self._events[event.event_id] = event
         return True
+
+    def _vehicles_near(
+        self, start: int, end: int, box: tuple[float, float, float, float]
+    ) -> list[NormalizedEvent]:
+        """Vehicle positions between two times inside a box (min_x, min_y, max_x, max_y)."""
+        i0, j0 = math.floor(box[0] / self._cell), math.floor(box[1] / self._cell)
+        i1, j1 = math.floor(box[2] / self._cell), math.floor(box[3] / self._cell)
+        found: list[NormalizedEvent] = []
+        for minute in range(start // _BUCKET_MS, end // _BUCKET_MS + 1):
+            bucket = self._vehicles.get(minute)
+            if not bucket:
+                continue
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    found.extend(bucket.get((i, j), ()))
+        return found
 
     def relevance_end(self, event: NormalizedEvent) -> int:
         """Last event time at which this context event can still matter."""
@@ -86,7 +115,13 @@ class ContextStore:
             del self._events[event.event_id]
             if event.area_wkt is not None:
                 self._areas.forget(event.area_wkt)
-        return len(old)
+        window = round(self._rules.spec.context.transport_window_s * 1000)
+        dropped = len(old)
+        for minute in [m for m in self._vehicles if (m + 1) * _BUCKET_MS + window < time_ms]:
+            for cell_events in self._vehicles.pop(minute).values():
+                self._vehicle_ids.difference_update(e.event_id for e in cell_events)
+                dropped += len(cell_events)
+        return dropped
 
     def join(self, members: Sequence[NormalizedEvent]) -> JoinedContext:
         """Context of an incident made of ``members`` (evidence events)."""
@@ -105,7 +140,15 @@ class ContextStore:
         alerts: list[NormalizedEvent] = []
         permits: list[NormalizedEvent] = []
         lines: set[str] = set()
-        for event in self._events.values():
+        reach = spec.transport_radius_m
+        box = (
+            min(m.x for m in members) - reach,
+            min(m.y for m in members) - reach,
+            max(m.x for m in members) + reach,
+            max(m.y for m in members) + reach,
+        )
+        nearby = self._vehicles_near(tmin - veh_window, tmax + veh_window, box)
+        for event in (*self._events.values(), *nearby):
             cls = classify(event)
             start = event.valid_from if event.valid_from is not None else event.event_time
             end = event.valid_until if event.valid_until is not None else event.event_time
@@ -158,6 +201,11 @@ class ContextStore:
             return any(
                 math.hypot(event.x - m.x, event.y - m.y) <= m.uncertainty_m + 50 for m in members
             )
-        if self._areas.covers(event.area_wkt, clon, clat):
-            return True
-        return any(self._areas.covers(event.area_wkt, m.lon, m.lat) for m in members)
+        min_lon, min_lat, max_lon, max_lat = self._areas.bounds(event.area_wkt)
+        points = [(clon, clat), *((m.lon, m.lat) for m in members)]
+        return any(
+            min_lon <= lon <= max_lon
+            and min_lat <= lat <= max_lat
+            and self._areas.covers(event.area_wkt, lon, lat)
+            for lon, lat in points
+        )

@@ -265,14 +265,26 @@ class FusionEngine:
         if cls == ContextClass.VEHICLE:
             start -= round(spec.transport_window_s * 1000)
         touched = set()
+        line = event.attributes.get(spec.line_attribute) or event.attributes.get("route_id")
+        window = round(spec.transport_window_s * 1000)
         for anchor, c in self._clusters.items():
             if c.tmax < start or c.tmin > end:
                 continue
             if cls == ContextClass.VEHICLE:
+                # a vehicle only matters if it brings a line the incident does not have yet
                 reach = spec.transport_radius_m
-                if not (
+                if not line or not (
                     c.minx - reach <= event.x <= c.maxx + reach
                     and c.miny - reach <= event.y <= c.maxy + reach
+                ):
+                    continue
+                last = self._published.get(incident_id_for(anchor))
+                if last is not None and line in last.context.affected_lines:
+                    continue
+                if not any(
+                    abs(event.event_time - m.event_time) <= window
+                    and math.hypot(event.x - m.x, event.y - m.y) <= reach
+                    for m in c.members
                 ):
                     continue
             touched.add(anchor)

@@ -1,0 +1,1 @@
+"""Quality measurement: fusion against the simulator's ground truth, beside a baseline."""
