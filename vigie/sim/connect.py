@@ -13,22 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import ParseContext, Rejection, load_city
-from connectors.camera import CameraParser, load_camera_registry
-from connectors.fire import FireParser
-from connectors.permits import PermitsParser
-from connectors.police import PoliceParser
-from connectors.transport import TransportParser, load_static_gtfs
-from connectors.weather import WeatherParser
+from connectors.feeds import FEEDS, build_parser
 
-#: Folder of the simulator's output -> the connector feed reading it.
-FOLDER_FEED: dict[str, str] = {
-    "police": "police",
-    "fire": "fire",
-    "camera": "camera",
-    "transport": "transport",
-    "weather": "weather",
-    "permits": "permits",
-}
+#: Folder of the simulator's output -> the connector feed reading it (one folder per feed).
+FOLDER_FEED: dict[str, str] = {feed: feed for feed in FEEDS}
 
 
 @dataclass(frozen=True)
@@ -46,15 +34,8 @@ class Parsed:
 
 
 def parsers(city_dir: Path) -> dict[str, Any]:
-    """One parser per feed, set up with the city's registry and static GTFS."""
-    return {
-        "police": PoliceParser(),
-        "fire": FireParser(),
-        "camera": CameraParser(load_camera_registry(city_dir / "cameras.csv")),
-        "transport": TransportParser(load_static_gtfs(city_dir / "gtfs")),
-        "weather": WeatherParser(),
-        "permits": PermitsParser(),
-    }
+    """One parser per feed, set up as the connectors set them up for this city."""
+    return {feed: build_parser(feed, city_dir) for feed in FEEDS}
 
 
 def context(city_dir: Path, key: bytes, ingest_time: int) -> ParseContext:

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import to_avro
+from connectors.feeds import RAW_SCHEMAS
+from connectors.feeds import raw_topic as connector_topic
 from vigie.config import Settings
 from vigie.core.serde.catalogue import SchemaCatalogue
 from vigie.core.serde.codec import AvroSerializer
@@ -36,7 +38,6 @@ from vigie.sim.files import FileSink
 from vigie.sim.model import Scenario, SimRecord
 from vigie.sim.pace import Pacer, RateLimiter
 
-RAW_NAMESPACE = "org.vigie.raw.v1"
 LOOP_SUFFIX_WIDTH = 4  # "~0000" .. "~9999"
 
 
@@ -61,8 +62,8 @@ class Prepared:
 
 
 def raw_topic(feed: str, prefix: str = "") -> str:
-    """The raw topic of a connector feed (``schemas/topics.yaml``), optionally prefixed."""
-    return f"{prefix}raw.{feed}"
+    """The connectors' raw topic of a feed, optionally prefixed (benchmarks, tests)."""
+    return prefix + connector_topic(feed)
 
 
 def _varint_len(n: int) -> int:
@@ -109,7 +110,7 @@ def prepare(
         raw = p.result
         if loop_suffix:
             raw = replace(raw, record_id=f"{raw.record_id}~{0:0{LOOP_SUFFIX_WIDTH}d}")
-        schema = f"{RAW_NAMESPACE}.{type(raw).__name__}"
+        schema = RAW_SCHEMAS[p.feed]
         topic = raw_topic(p.feed, topic_prefix)
         value = serializer.serialize(schema, to_avro(raw), topic=topic)
         id_bytes = len(raw.record_id.encode("utf-8"))
