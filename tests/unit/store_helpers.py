@@ -6,13 +6,9 @@ pair of databases instead; they are dropped afterwards.
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -28,15 +24,10 @@ QUERIES = MIGRATIONS / "queries"
 ANCHOR_MS = int(datetime.now(UTC).timestamp() * 1000)
 
 
-#: One folder for the whole run: each test module imports the fixture, so each gets its own
-#: fixture instance, but chdb can open only one folder per process.
-CHDB_DIR = Path(tempfile.mkdtemp(prefix="vigie-chdb-"))
-atexit.register(shutil.rmtree, CHDB_DIR, ignore_errors=True)
-
-
 @pytest.fixture(name="chdb_engine", scope="session")
 def chdb_engine_fixture() -> ChdbExecutor:
-    return ChdbExecutor(CHDB_DIR)
+    """The process's chdb session (chdb opens one folder per process; any test may be first)."""
+    return ChdbExecutor()
 
 
 @pytest.fixture(name="databases")

@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from store_helpers import CHDB_DIR, chdb_engine_fixture  # noqa: F401  (fixture)
+from store_helpers import chdb_engine_fixture  # noqa: F401  (fixture)
 
 from vigie.cli.main import main
 from vigie.config import load_settings
@@ -34,9 +34,9 @@ def _free_port() -> int:
 
 
 def test_migrate_status_sql_and_retention_on_chdb(
-    cli_env: Databases, capsys: pytest.CaptureFixture[str]
+    cli_env: Databases, chdb_engine: ChdbExecutor, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = str(CHDB_DIR)
+    folder = chdb_engine.path
     assert main(["db", "migrate", "--chdb", folder]) == 0
     out = capsys.readouterr().out
     assert "applied   0001_events" in out and "set TTL" in out
@@ -60,14 +60,17 @@ def test_migrate_status_sql_and_retention_on_chdb(
     assert "(0 rows)" in capsys.readouterr().out  # empty tables: a valid, empty answer
 
 
-def test_bad_sql_is_one_clear_line(cli_env: Databases, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sql", "--chdb", str(CHDB_DIR), "SELEC 1"]) == 2
+def test_bad_sql_is_one_clear_line(
+    cli_env: Databases, chdb_engine: ChdbExecutor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = chdb_engine.path
+    assert main(["sql", "--chdb", folder, "SELEC 1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vigie: error: chdb rejected the statement: Syntax error")
     assert "Traceback" not in err
-    assert main(["sql", "--chdb", str(CHDB_DIR), "SELECT * FROM no_such_table"]) == 2
+    assert main(["sql", "--chdb", folder, "SELECT * FROM no_such_table"]) == 2
     assert "no_such_table" in capsys.readouterr().err
-    assert main(["sql", "--chdb", str(CHDB_DIR), "--cookbook", "99"]) == 2
+    assert main(["sql", "--chdb", folder, "--cookbook", "99"]) == 2
     assert "no cookbook question" in capsys.readouterr().err
 
 

@@ -18,10 +18,13 @@ every write of the store is idempotent and so safe to repeat.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import random
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -346,14 +349,12 @@ def _chdb_session(path: Path | None) -> tuple[Any, str]:
             )
             raise StoreError(msg)
         return _CHDB["session"], current
-    if wanted is not None:
-        Path(wanted).mkdir(parents=True, exist_ok=True)
-        session = chdb_session.Session(wanted)
-    else:
-        session = chdb_session.Session()
-        wanted = ":memory:"
-    _CHDB["session"], _CHDB["path"] = session, wanted
-    return session, wanted
+    if wanted is None:  # a private scratch folder, removed when the process ends
+        wanted = tempfile.mkdtemp(prefix="vigie-chdb-")
+        atexit.register(shutil.rmtree, wanted, ignore_errors=True)
+    Path(wanted).mkdir(parents=True, exist_ok=True)
+    _CHDB["session"], _CHDB["path"] = chdb_session.Session(wanted), wanted
+    return _CHDB["session"], wanted
 
 
 _WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
@@ -389,7 +390,7 @@ def _chdb_text_time(value: int, clickhouse_type: str) -> str:
 
 
 class ChdbExecutor:
-    """A current ClickHouse in-process (chdb), on a data folder or in memory.
+    """A current ClickHouse in-process (chdb), on a data folder (a scratch one by default).
 
     Used by the tests to run the same migrations and cookbook on a current engine, and by
     ``vigie sql --chdb DIR``. Parameters are escaped with clickhouse-driver's own function.
