@@ -5,11 +5,14 @@ Every test works on topics of its own (a fresh prefix), so runs never see each o
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
@@ -18,7 +21,8 @@ from confluent_kafka.admin import (
     ConfigResource,
 )
 
-from vigie.config import Settings
+from vigie.cli.main import main
+from vigie.config import Settings, load_settings
 from vigie.core.events import AckAction, IncidentAck
 from vigie.core.serde import INCIDENT_ACK, ack_to_record, record_to_ack
 from vigie.kafka import serde
@@ -79,7 +83,10 @@ def test_apply_restores_a_config_changed_by_hand(stack: Settings, prefix: str) -
     resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=[drift])
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(30)
-    assert describe_topics(admin, [name])[name].config["retention.ms"] == "-1"
+    deadline = time.monotonic() + 30  # brokers apply an alter asynchronously
+    while describe_topics(admin, [name])[name].config["retention.ms"] != "-1":
+        assert time.monotonic() < deadline, "the drift never became visible"
+        time.sleep(0.1)
 
     changes = apply_topics(stack, specs)
     assert [(c.topic, c.kind) for c in changes] == [(name, "alter")]
@@ -159,3 +166,38 @@ def test_acks_travel_through_the_broker_in_the_configured_framing(
         key=lambda a: a.at,
     )
     assert got == acks
+
+
+def test_cli_apply_then_list(
+    stack: Settings,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``vigie topics apply`` twice (second is a no-op), then ``vigie topics list``."""
+    doc = yaml.safe_load((stack.schemas_dir / "topics.yaml").read_text())
+    doc["topics"] = [
+        {**t, "name": prefix + t["name"]} for t in doc["topics"] if "police" in t["name"]
+    ]
+    (tmp_path / "topics.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("VIGIE_SCHEMAS_DIR", str(tmp_path))
+    monkeypatch.setenv("VIGIE_KAFKA_PORT", str(stack.kafka_port))
+    load_settings.cache_clear()
+    try:
+        assert main(["topics", "list"]) == 1  # declared but missing
+        assert "missing" in capsys.readouterr().out
+        assert main(["topics", "apply"]) == 0
+        out = capsys.readouterr().out
+        assert f"create            {prefix}raw.police" in out
+        assert f"create            {prefix}dlq.police" in out
+        assert main(["topics", "apply"]) == 0
+        assert "topics up to date" in capsys.readouterr().out
+        assert main(["topics", "list", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert {r["topic"] for r in rows if r["on_broker"]} == {
+            prefix + "raw.police",
+            prefix + "dlq.police",
+        }
+    finally:
+        load_settings.cache_clear()

@@ -10,6 +10,7 @@ order on keyed topics such as ``incidents``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -229,11 +230,48 @@ def apply_topics(
                     continue  # created meanwhile by another apply: same declarations
                 msg = f"cannot create topic {name}: {exc}"
                 raise TopicsError(msg) from exc
+        _wait_visible(admin, [s.name for s in to_create], timeout)
 
     alters = [c for c in changes if c.kind == "alter"]
     if alters:
         _alter(admin, alters, timeout)
+        _wait_configs(admin, alters, timeout)
     return changes
+
+
+def _wait_visible(admin: Any, names: Sequence[str], timeout: float) -> None:
+    """Wait until the brokers' metadata lists new topics, so what follows can use them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(n in topics and not topics[n].error for n in names):
+            return
+        if time.monotonic() > deadline:
+            late = sorted(n for n in names if n not in topics or topics[n].error)
+            msg = f"created topics are still not visible after {timeout:g}s: {late}"
+            raise TopicsError(msg)
+        time.sleep(0.1)
+
+
+def _wait_configs(admin: Any, alters: Sequence[TopicChange], timeout: float) -> None:
+    """Wait until the brokers report altered configs (KRaft applies them asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = describe_topics(admin, [c.topic for c in alters], timeout=timeout)
+        late = [
+            c.topic
+            for c in alters
+            if any(
+                states.get(c.topic, TopicState(0, {})).config.get(k) != v
+                for k, v in c.config.items()
+            )
+        ]
+        if not late:
+            return
+        if time.monotonic() > deadline:
+            msg = f"altered configs are still not visible after {timeout:g}s on {sorted(late)}"
+            raise TopicsError(msg)
+        time.sleep(0.1)
 
 
 def declared_topics(settings: Settings) -> list[TopicSpec]:
