@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fastavro.schema import fingerprint as fastavro_fingerprint
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigie.config import REPO_ROOT
 from vigie.core.serde import (
@@ -145,3 +148,10 @@ def test_one_reader_takes_both_framings_side_by_side() -> None:
     decoded = [deserializer.deserialize(d, reader="LinkEvidence") for d in (single, confluent)]
     assert [d.framing for d in decoded] == [Framing.SINGLE_OBJECT, Framing.CONFLUENT]
     assert [d.record for d in decoded] == [LINK, LINK]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_crc64_agrees_with_fastavro_on_any_text(text: str) -> None:
+    """An independent implementation, whose hex string is in wire (little-endian) order."""
+    assert fingerprint_bytes(text).hex() == fastavro_fingerprint(text, "CRC-64-AVRO")
