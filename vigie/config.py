@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     # Schema registry: empty means Avro single-object encoding resolved against schemas/.
     schema_registry_url: str | None = None
 
+    # --- Deployment (deploy/helm): metrics endpoint and ClickHouse cluster mode -------------
+    metrics_port: int = Field(
+        9108, ge=0, le=65535, description="port of /metrics (vigie.metrics), 0 = any free port"
+    )
+    clickhouse_cluster: str = Field(
+        "",
+        description="empty: one server; a cluster name: replicated tables behind Distributed ones",
+    )
+    # ------------------------------------------------------------------------------------
+
     # City and fusion
     city: str = Field("marseille", description="folder under cities/ with the city's data")
     cities_dir: Path = REPO_ROOT / "cities"
@@ -182,7 +192,9 @@ class Settings(BaseSettings):
     def clickhouse_role_password(self, role: Literal["writer", "analyst"]) -> str:
         """The writer's or analyst's password; production refuses the development default."""
         secret = (
-            self.clickhouse_writer_password if role == "writer" else self.clickhouse_analyst_password
+            self.clickhouse_writer_password
+            if role == "writer"
+            else self.clickhouse_analyst_password
         )
         if secret is not None and secret.get_secret_value():
             return secret.get_secret_value()
