@@ -1,0 +1,276 @@
+"""The Helm chart: its copies of repository files, rendering, linting and validation.
+
+The chart reads the topics, the rules and the city files from ``files/`` (Helm can only read
+files inside the chart). :data:`SYNCED` says which repository path each copy comes from;
+:func:`sync` refreshes the copies and :func:`out_of_sync` lists the ones that differ, which a
+test turns into a failure, so the chart always deploys what the local stack runs.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+from vigie.config import REPO_ROOT
+from vigie.deploy.crds import CrdValidator
+from vigie.deploy.tools import ensure_helm
+from vigie.errors import VigieError
+
+CHART_DIR = REPO_ROOT / "deploy" / "helm" / "vigie"
+PRODUCTION_VALUES = CHART_DIR / "values-production.yaml"
+#: Kubernetes releases the manifests are checked against: the chart's oldest and the newest.
+KUBE_VERSIONS: tuple[str, ...] = ("1.27.0", kubernetes_validate.latest_version())
+#: repository path -> path inside the chart (a folder is copied whole).
+SYNCED: Mapping[str, str] = {
+    "schemas/topics.yaml": "files/topics.yaml",
+    "rules/fusion.yaml": "files/rules/fusion.yaml",
+    "cities": "files/cities",
+}
+
+
+class ChartError(VigieError):
+    """helm refused the chart, or a rendered manifest is invalid."""
+
+
+def _pairs(repo: Path, chart: Path) -> Iterator[tuple[Path, Path]]:
+    for source, copy in SYNCED.items():
+        src, dst = repo / source, chart / copy
+        if src.is_dir():
+            for path in sorted(p for p in src.rglob("*") if p.is_file()):
+                yield path, dst / path.relative_to(src)
+        else:
+            yield src, dst
+
+
+def out_of_sync(repo: Path = REPO_ROOT, chart: Path = CHART_DIR) -> list[str]:
+    """Chart copies that are missing, stale, or left over from a removed file."""
+    problems: list[str] = []
+    expected: set[Path] = set()
+    for src, dst in _pairs(repo, chart):
+        expected.add(dst)
+        if not src.exists():
+            problems.append(f"{src.relative_to(repo)} is missing from the repository")
+        elif not dst.exists():
+            problems.append(
+                f"{dst.relative_to(chart)} is missing (copy of {src.relative_to(repo)})"
+            )
+        elif not filecmp.cmp(src, dst, shallow=False):
+            problems.append(f"{dst.relative_to(chart)} differs from {src.relative_to(repo)}")
+    for copy in SYNCED.values():
+        root = chart / copy
+        if root.is_dir():
+            for path in root.rglob("*"):
+                if path.is_file() and path not in expected:
+                    problems.append(f"{path.relative_to(chart)} has no source in the repository")
+    return problems
+
+
+def sync(repo: Path = REPO_ROOT, chart: Path = CHART_DIR) -> list[str]:
+    """Refresh the chart's copies; returns the paths written or removed."""
+    changed: list[str] = []
+    expected: set[Path] = set()
+    for src, dst in _pairs(repo, chart):
+        expected.add(dst)
+        if dst.exists() and filecmp.cmp(src, dst, shallow=False):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        changed.append(str(dst.relative_to(chart)))
+    for copy in SYNCED.values():
+        root = chart / copy
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and path not in expected:
+                    path.unlink()
+                    changed.append(f"removed {path.relative_to(chart)}")
+    return changed
+
+
+def _helm(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ensure_helm()), *args], capture_output=True, text=True, check=False)
+
+
+def _value_args(values: Sequence[Path], sets: Sequence[str]) -> list[str]:
+    args: list[str] = []
+    for path in values:
+        args += ["--values", str(path)]
+    for item in sets:
+        args += ["--set", item]
+    return args
+
+
+def lint(chart: Path = CHART_DIR, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> str:
+    """``helm lint --strict``: warnings fail too."""
+    result = _helm(["lint", "--strict", str(chart), *_value_args(values, sets)])
+    if result.returncode != 0:
+        msg = f"helm lint failed:\n{result.stdout}{result.stderr}"
+        raise ChartError(msg)
+    return result.stdout
+
+
+def render(
+    chart: Path = CHART_DIR,
+    values: Sequence[Path] = (),
+    sets: Sequence[str] = (),
+    release: str = "vigie",
+    namespace: str = "vigie",
+) -> list[dict[str, Any]]:
+    """``helm template`` (hooks included), parsed into one dict per manifest."""
+    result = _helm(
+        [
+            "template",
+            release,
+            str(chart),
+            "--namespace",
+            namespace,
+            "--kube-version",
+            KUBE_VERSIONS[-1],
+            *_value_args(values, sets),
+        ]
+    )
+    if result.returncode != 0:
+        msg = f"helm template failed:\n{result.stderr}"
+        raise ChartError(msg)
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@dataclass
+class Report:
+    """What validation found: every manifest checked, every problem named."""
+
+    checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def raise_if_any(self, what: str) -> None:
+        """Fail with every problem at once."""
+        if self.problems:
+            msg = f"{what}: {len(self.problems)} problem(s)\n  " + "\n  ".join(self.problems)
+            raise ChartError(msg)
+
+
+def describe(doc: Mapping[str, Any]) -> str:
+    """``Kind/name`` of a manifest."""
+    return f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+
+
+def validate(docs: Sequence[Mapping[str, Any]], crds: CrdValidator | None = None) -> Report:
+    """Check every manifest: core kinds against Kubernetes' schemas, custom ones against CRDs."""
+    crds = crds or CrdValidator()
+    report = Report()
+    for doc in docs:
+        name = describe(doc)
+        report.checked.append(name)
+        if crds.handles(doc):
+            report.problems += [f"{name}: {e}" for e in crds.errors(doc)]
+            pod = _pod_template(doc)
+            if pod is None:
+                continue
+            # The operator turns the pod template into real pods: check it as one too.
+            doc, name = pod, f"{name} podTemplate"
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(dict(doc), version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                path = ".".join(str(p) for p in exc.path) or "(root)"
+                report.problems.append(f"{name} (Kubernetes {version}): {path}: {exc.message}")
+            except kubernetes_validate.SchemaNotFoundError:
+                report.problems.append(
+                    f"{name}: no schema for {doc.get('apiVersion')} {doc.get('kind')} "
+                    f"in Kubernetes {version}, nor an operator CRD"
+                )
+    return report
+
+
+def _pod_template(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    template = (doc.get("spec") or {}).get("podTemplate")
+    if doc.get("kind") != "FlinkDeployment" or not isinstance(template, dict):
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "pod-template", **(template.get("metadata") or {})},
+        "spec": template.get("spec") or {},
+    }
+
+
+_DOC = re.compile(r"^\s*#\s*([A-Za-z0-9_.]+) -- \S")
+
+
+def _leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, node
+
+
+def undocumented_values(path: Path) -> list[str]:
+    """Keys of a values file without a ``# key -- description`` comment (nor on an ancestor)."""
+    text = path.read_text(encoding="utf-8")
+    documented = {m.group(1) for line in text.splitlines() if (m := _DOC.match(line))}
+    leaves = [key for key, _ in _leaves(yaml.safe_load(text))]
+    problems = []
+    for key in leaves:
+        parts = key.split(".")
+        if not any(".".join(parts[:i]) in documented for i in range(len(parts), 0, -1)):
+            problems.append(f"{key} has no '# {key} -- description' comment")
+    paths = {".".join(key.split(".")[:i]) for key in leaves for i in range(1, key.count(".") + 2)}
+    problems += [f"'# {d} --' documents no value" for d in sorted(documented - paths)]
+    return problems
+
+
+def unknown_overrides(override: Any, defaults: Any, prefix: str = "") -> list[str]:
+    """Keys a profile sets that values.yaml does not have (a typo is otherwise ignored)."""
+    if not isinstance(override, dict) or not isinstance(defaults, dict) or not defaults:
+        return []  # a leaf, or a free-form map such as kafka.topics.overrides
+    problems: list[str] = []
+    for key, value in override.items():
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if key not in defaults:
+            problems.append(f"{where} is not a value of the chart (values.yaml)")
+        else:
+            problems += unknown_overrides(value, defaults[key], where)
+    return problems
+
+
+def check_all(chart: Path = CHART_DIR) -> list[tuple[str, Report]]:
+    """Everything CI checks, for the default values and the production profile."""
+    problems = out_of_sync(chart=chart)
+    if problems:
+        raise ChartError(
+            "chart copies out of sync (run `python -m vigie.deploy sync`):\n  "
+            + "\n  ".join(problems)
+        )
+    doc_problems = undocumented_values(chart / "values.yaml")
+    defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
+    production = chart / "values-production.yaml"
+    doc_problems += unknown_overrides(
+        yaml.safe_load(production.read_text(encoding="utf-8")), defaults
+    )
+    if doc_problems:
+        raise ChartError("values:\n  " + "\n  ".join(doc_problems))
+    crds = CrdValidator()
+    reports = []
+    for label, values in (("default values", ()), ("production values", (production,))):
+        lint(chart, values)
+        report = validate(render(chart, values), crds)
+        report.raise_if_any(label)
+        reports.append((label, report))
+    return reports
+
+
+def chart_copy(chart: Path = CHART_DIR) -> Path:
+    """A scratch copy of the chart (negative tests break it there, never in place)."""
+    target = Path(tempfile.mkdtemp(prefix="vigie-chart-")) / "vigie"
+    shutil.copytree(chart, target)
+    return target
