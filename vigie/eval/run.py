@@ -33,7 +33,12 @@ def _item(event: NormalizedEvent) -> Item:
 
 
 def evaluate(
-    events: Sequence[NormalizedEvent], truth: Truth, rules: Rules, *, baseline: bool = True
+    events: Sequence[NormalizedEvent],
+    truth: Truth,
+    rules: Rules,
+    *,
+    baseline: bool = True,
+    grid: Sequence[StParams] | None = None,
 ) -> Report:
     """Run fusion offline (event-time order) and the baseline grid search; score both."""
     started = time.perf_counter()
@@ -60,7 +65,7 @@ def evaluate(
         def objective(labels: dict[str, int]) -> float:
             return bcubed(labels_truth, as_items(labels))[2]
 
-        base_params, labels, _ = grid_search(evidence, objective)
+        base_params, labels, _ = grid_search(evidence, objective, grid)
         members: dict[int, list[NormalizedEvent]] = defaultdict(list)
         for eid, label in labels.items():
             members[label].append(by_id[eid])

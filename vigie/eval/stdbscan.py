@@ -28,7 +28,7 @@ class StParams:
     min_pts: int
 
     def __str__(self) -> str:
-        return f"eps1={self.eps1_m:g} m, eps2={self.eps2_ms // 60_000} min, min_pts={self.min_pts}"
+        return f"eps1={self.eps1_m:g} m, eps2={self.eps2_ms / 60_000:g} min, min_pts={self.min_pts}"
 
 
 def st_dbscan(events: Sequence[NormalizedEvent], params: StParams) -> dict[str, int]:
@@ -77,8 +77,8 @@ def default_grid() -> list[StParams]:
     """The grid searched by ``vigie evaluate``."""
     return [
         StParams(eps1, eps2 * 60_000, min_pts)
-        for eps1 in (100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 700.0)
-        for eps2 in (5, 10, 15, 20, 30, 45, 60)
+        for eps1 in (50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 700.0)
+        for eps2 in (1, 2, 3, 5, 10, 15, 20, 30, 45, 60)
         for min_pts in (1, 2, 3)
     ]
 
