@@ -20,6 +20,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "stack",
     "smoke",
     "simulate",
+    "evaluate",
     "connect",
     "watch",
     "serve",
