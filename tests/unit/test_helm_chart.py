@@ -260,3 +260,43 @@ def test_an_invalid_field_fails_validation(
 ) -> None:
     problems = chart.validate(_mutated(rendered["default"], kind, change), crds).problems
     assert problems and any(message in p for p in problems), problems
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_container_commands_are_vigie_commands(
+    profile: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    from vigie.cli.main import build_parser
+
+    parser = build_parser()
+    commands = []
+    for doc in rendered[profile]:
+        for container in _containers(doc):
+            command = [*container.get("command", []), *container.get("args", [])]
+            if command and command[0] == "vigie":
+                commands.append(command[1:])
+    assert any(c[0] == "sink" for c in commands) and any(
+        c[:2] == ["db", "migrate"] for c in commands
+    )
+    for command in commands:
+        args = parser.parse_args(command)  # exits (SystemExit) on an unknown command or flag
+        assert callable(args.func), command
+
+
+def test_grafana_dashboard_charts_declared_metrics() -> None:
+    import json
+    import re
+
+    from vigie.metrics import REGISTRY
+
+    dashboard = json.loads(
+        (REPO_ROOT / "deploy" / "grafana" / "vigie-pipeline.json").read_text(encoding="utf-8")
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b(vigie_[a-z_]+)", e)}
+    declared = {m.name for m in REGISTRY.metrics()}
+    assert used and used <= declared, sorted(used - declared)
+    assert any("flink_jobmanager_job_lastCheckpointDuration" in e for e in exprs)
+    titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
+    for topic in ("feed", "dead letters", "incidents", "lag", "checkpoint", "sink"):
+        assert topic in titles
