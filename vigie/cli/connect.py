@@ -36,7 +36,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--watch", type=Path, metavar="DIR", help="watch a folder for new files")
     source.add_argument("--url", help="poll an http(s) endpoint")
     parser.add_argument(
-        "--interval", type=float, default=None, help="seconds between scans/polls (1 / 30)"
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between scans (--watch, default 1) or polls (--url, default 30)",
     )
     parser.add_argument("--once", action="store_true", help="one scan or poll, then exit")
     parser.add_argument(
