@@ -19,6 +19,8 @@ from vigie.errors import VigieError
 COMMAND_GROUPS: tuple[str, ...] = (
     "stack",
     "smoke",
+    "run",
+    "sink",
     "simulate",
     "evaluate",
     "connect",

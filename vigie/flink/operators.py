@@ -19,7 +19,7 @@ from pyflink.datastream import (
     ProcessFunction,
     RuntimeContext,
 )
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from vigie.config import Settings
 from vigie.core.events import Incident, NormalizedEvent
@@ -162,44 +162,57 @@ class CellKeys:
 
 
 class FuseCell(KeyedProcessFunction):
-    """Keyed by spatial cell: one :class:`FusionEngine` per cell, in Flink keyed state.
+    """Keyed by spatial cell: one :class:`FusionEngine` per cell, checkpointed by Flink.
 
-    The engine is checkpointed with the source offsets, so a restart from a checkpoint
-    resumes exactly where the incidents were. A Python-side cache of the live engine spares
-    the unpickling on every record; every change is still written back to state.
+    The engine is a function of the events it holds, so keyed state keeps just those events
+    (a MapState, one entry written per event), the incident versions last published, and
+    the clock. A restart from a checkpoint rebuilds the engine from them
+    (:meth:`FusionEngine.restore`). While running, the live engine stays in a Python dict,
+    so no record pays for unpickling the cell's whole state.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        """Load the rules and grid; declare the engine state."""
+        """Load the rules and grid; declare the state."""
         self.rules = rules_for_city(self.settings.city_dir)
         self.grid = city_grid(self.settings, self.rules)
-        self.state = runtime_context.get_state(
-            ValueStateDescriptor("engine", Types.PICKLED_BYTE_ARRAY())
+        pickled = Types.PICKLED_BYTE_ARRAY()
+        self.events = runtime_context.get_map_state(
+            MapStateDescriptor("events", Types.STRING(), pickled)
         )
+        self.published = runtime_context.get_map_state(
+            MapStateDescriptor("published", Types.STRING(), pickled)
+        )
+        self.clock = runtime_context.get_state(ValueStateDescriptor("clock", pickled))
         self.timer_step = 60_000
-        self.cache: dict[str, FusionEngine] = {}
+        self.engines: dict[str, FusionEngine] = {}
 
     def _engine(self, cell: str) -> FusionEngine:
-        engine = self.cache.get(cell)
+        engine = self.engines.get(cell)
         if engine is None:
-            engine = self.state.value()
-            if engine is None:
-                engine = FusionEngine(self.rules, owns=functools.partial(self.grid.owns, cell))
-            self.cache[cell] = engine
+            owns = functools.partial(self.grid.owns, cell)
+            clock = self.clock.value()
+            if clock is None:
+                engine = FusionEngine(self.rules, owns=owns)
+            else:  # restored from a checkpoint
+                engine = FusionEngine.restore(
+                    self.rules,
+                    list(self.events.values()),
+                    dict(self.published.items()),
+                    clock,
+                    owns=owns,
+                )
+            self.engines[cell] = engine
         return engine
 
-    def _save(self, cell: str, engine: FusionEngine) -> None:
-        sizes = engine.state_size()
-        if not any(sizes.values()):
-            self.state.clear()
-            self.cache.pop(cell, None)
-        else:
-            self.state.update(engine)
+    def _record(self, engine: FusionEngine, out: list[Incident]) -> None:
+        for incident in out:
+            self.published.put(incident.incident_id, incident)
+        self.clock.update(engine.clock)
 
-    def _schedule(self, ctx: KeyedProcessFunction.Context, event_time: int) -> None:
+    def _schedule(self, ctx: Any, event_time: int) -> None:
         due = event_time + self.rules.inactivity_timeout_ms + self.timer_step
         ctx.timer_service().register_event_time_timer(due - due % self.timer_step)
 
@@ -208,18 +221,30 @@ class FuseCell(KeyedProcessFunction):
         cell, event = value
         engine = self._engine(cell)
         out = engine.on_event(event, ctx.timer_service().current_watermark())
-        self._save(cell, engine)
+        self.events.put(event.event_id, event)
+        self._record(engine, out)
         self._schedule(ctx, event.event_time)
         yield from out
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Incident]:
-        """Event time moved on: close idle incidents, evict what nothing can reach."""
+        """Event time moved on: close idle incidents, forget what nothing can reach."""
         cell = ctx.get_current_key()
         engine = self._engine(cell)
         out = engine.on_watermark(ctx.timer_service().current_watermark())
-        self._save(cell, engine)
-        if engine.state_size().get("incidents"):
+        self._record(engine, out)
+        held = engine.held_event_ids()
+        for event_id in [k for k in self.events.keys() if k not in held]:  # noqa: SIM118
+            self.events.remove(event_id)
+        live = engine.published()
+        for incident_id in [k for k in self.published.keys() if k not in live]:  # noqa: SIM118
+            self.published.remove(incident_id)
+        if held:
             self._schedule(ctx, timestamp)
+        else:
+            self.events.clear()
+            self.published.clear()
+            self.clock.clear()
+            self.engines.pop(cell, None)
         yield from out
 
 

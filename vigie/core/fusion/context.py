@@ -69,6 +69,10 @@ class ContextStore:
     def __len__(self) -> int:
         return len(self._events) + len(self._vehicle_ids)
 
+    def held_ids(self) -> set[str]:
+        """Ids of every context event still held."""
+        return set(self._events) | self._vehicle_ids
+
     def add(self, event: NormalizedEvent) -> bool:
         """Keep a context event; False when it was already known (a duplicate)."""
         if event.event_id in self._events or event.event_id in self._vehicle_ids:

@@ -42,6 +42,10 @@ Key = tuple[int, str]
 _MAX_ID = "\U0010ffff"
 
 
+def _owns_everything(_anchor: NormalizedEvent) -> bool:
+    return True
+
+
 def incident_id_for(event_id: str) -> str:
     """Deterministic incident id derived from its first event's id."""
     return "inc-" + hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
@@ -101,7 +105,7 @@ class FusionEngine:
         self, rules: Rules, *, owns: Callable[[NormalizedEvent], bool] | None = None
     ) -> None:
         self.rules = rules
-        self._owns = owns or (lambda _event: True)
+        self._owns = owns or _owns_everything
         self._watermark = -(2**62)
         self._now = 0
         self._events: dict[str, NormalizedEvent] = {}
@@ -112,6 +116,48 @@ class FusionEngine:
         self._context = ContextStore(rules)
         self._published: dict[str, Incident] = {}
         self._id_anchor: dict[str, str] = {}  # incident id -> its anchor event id
+
+    # ------------------------------------------------------------------ keyed state
+
+    def held_event_ids(self) -> set[str]:
+        """Every event (evidence and context) the engine still holds.
+
+        With :meth:`published` this is all a checkpoint needs: the engine is a function of
+        the events it holds, so :meth:`restore` rebuilds the rest.
+        """
+        return set(self._events) | self._context.held_ids()
+
+    def published(self) -> dict[str, Incident]:
+        """The last published version of every incident still held."""
+        return dict(self._published)
+
+    @property
+    def clock(self) -> tuple[int, int]:
+        """(watermark, now) as the engine last saw them."""
+        return self._watermark, self._now
+
+    @classmethod
+    def restore(
+        cls,
+        rules: Rules,
+        events: Iterable[NormalizedEvent],
+        published: dict[str, Incident],
+        clock: tuple[int, int],
+        *,
+        owns: Callable[[NormalizedEvent], bool] | None = None,
+    ) -> FusionEngine:
+        """Rebuild an engine from the events it held and the versions it had published.
+
+        The events are replayed as if none were late (incidents do not depend on arrival
+        order), then the published versions and the clock are put back, so the next
+        change continues the same version sequence.
+        """
+        engine = cls(rules, owns=owns)
+        for event in sorted(events, key=event_key):
+            engine.on_event(event, -(2**62), now=event.ingest_time)
+        engine._published = dict(published)
+        engine._watermark, engine._now = clock
+        return engine
 
     # ------------------------------------------------------------------ public API
 
