@@ -55,8 +55,18 @@ def _kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
-def test_chart_copies_match_the_repository() -> None:
+def test_chart_links_lead_to_the_repository_files(tmp_path: Path) -> None:
     assert chart.out_of_sync() == [], "run `python -m vigie.deploy sync`"
+    copied = chart.chart_copy(
+        into=tmp_path
+    )  # copytree turns the links into copies, which may drift
+    assert chart.out_of_sync(chart=copied) == [
+        "files/topics.yaml is a copy, not a link to schemas/topics.yaml",
+        "files/rules is a copy, not a link to rules",
+        "files/cities is a copy, not a link to cities",
+    ]
+    chart.sync(chart=copied)
+    assert chart.out_of_sync(chart=copied) == []
 
 
 def test_every_value_is_documented_and_profiles_set_only_known_values() -> None:
@@ -195,8 +205,8 @@ def test_the_flink_enum_overlay_is_still_needed() -> None:
 # --- it fails on what is wrong -------------------------------------------------------------
 
 
-def test_a_broken_template_fails_rendering() -> None:
-    broken = chart.chart_copy()
+def test_a_broken_template_fails_rendering(tmp_path: Path) -> None:
+    broken = chart.chart_copy(into=tmp_path)
     sink = broken / "templates" / "sink.yaml"
     sink.write_text(sink.read_text(encoding="utf-8").replace("{{- end }}", "", 1))
     with pytest.raises(chart.ChartError, match="helm template failed"):

@@ -14,17 +14,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; problems print one clear message and exit 1."""
     parser = argparse.ArgumentParser(prog="python -m vigie.deploy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("sync", help="copy topics, rules and city files into the chart")
-    sub.add_parser("check", help="list chart copies that differ from the repository")
+    sub.add_parser("sync", help="link the chart to the topics, rules and city files")
+    sub.add_parser("check", help="list chart links that are broken")
     sub.add_parser("validate", help="helm lint + template both profiles, validate every manifest")
     args = parser.parse_args(argv)
     try:
         if args.command == "sync":
-            for line in chart.sync() or ["chart copies already in sync"]:
+            for line in chart.sync() or ["chart links already in place"]:
                 print(line)
         elif args.command == "check":
             problems = chart.out_of_sync()
-            for line in problems or ["chart copies in sync"]:
+            for line in problems or ["chart links in place"]:
                 print(line)
             return 1 if problems else 0
         else:

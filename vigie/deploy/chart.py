@@ -1,14 +1,15 @@
-"""The Helm chart: its copies of repository files, rendering, linting and validation.
+"""The Helm chart: its links to repository files, rendering, linting and validation.
 
-The chart reads the topics, the rules and the city files from ``files/`` (Helm can only read
-files inside the chart). :data:`SYNCED` says which repository path each copy comes from;
-:func:`sync` refreshes the copies and :func:`out_of_sync` lists the ones that differ, which a
-test turns into a failure, so the chart always deploys what the local stack runs.
+Helm reads only files inside the chart, so the chart reaches the topics, the rules and the
+city files through relative symbolic links in ``files/`` (Helm follows them, and packages
+their content). :data:`LINKED` says where each points; :func:`out_of_sync` lists any link that
+is missing, replaced by a copy or pointing elsewhere (a test fails on it), and :func:`sync`
+makes them again. So the chart always deploys exactly what the local stack runs.
 """
 
 from __future__ import annotations
 
-import filecmp
+import os
 import re
 import shutil
 import subprocess
@@ -30,11 +31,11 @@ CHART_DIR = REPO_ROOT / "deploy" / "helm" / "vigie"
 PRODUCTION_VALUES = CHART_DIR / "values-production.yaml"
 #: Kubernetes releases the manifests are checked against: the chart's oldest and the newest.
 KUBE_VERSIONS: tuple[str, ...] = ("1.27.0", kubernetes_validate.latest_version())
-#: repository path -> path inside the chart (a folder is copied whole).
-SYNCED: Mapping[str, str] = {
-    "schemas/topics.yaml": "files/topics.yaml",
-    "rules/fusion.yaml": "files/rules/fusion.yaml",
-    "cities": "files/cities",
+#: path inside the chart -> the repository path it links to.
+LINKED: Mapping[str, str] = {
+    "files/topics.yaml": "schemas/topics.yaml",
+    "files/rules": "rules",
+    "files/cities": "cities",
 }
 
 
@@ -42,58 +43,37 @@ class ChartError(VigieError):
     """helm refused the chart, or a rendered manifest is invalid."""
 
 
-def _pairs(repo: Path, chart: Path) -> Iterator[tuple[Path, Path]]:
-    for source, copy in SYNCED.items():
-        src, dst = repo / source, chart / copy
-        if src.is_dir():
-            for path in sorted(p for p in src.rglob("*") if p.is_file()):
-                yield path, dst / path.relative_to(src)
-        else:
-            yield src, dst
-
-
 def out_of_sync(repo: Path = REPO_ROOT, chart: Path = CHART_DIR) -> list[str]:
-    """Chart copies that are missing, stale, or left over from a removed file."""
+    """Links that are missing, are not links, or do not lead to their repository path."""
     problems: list[str] = []
-    expected: set[Path] = set()
-    for src, dst in _pairs(repo, chart):
-        expected.add(dst)
-        if not src.exists():
-            problems.append(f"{src.relative_to(repo)} is missing from the repository")
-        elif not dst.exists():
-            problems.append(
-                f"{dst.relative_to(chart)} is missing (copy of {src.relative_to(repo)})"
-            )
-        elif not filecmp.cmp(src, dst, shallow=False):
-            problems.append(f"{dst.relative_to(chart)} differs from {src.relative_to(repo)}")
-    for copy in SYNCED.values():
-        root = chart / copy
-        if root.is_dir():
-            for path in root.rglob("*"):
-                if path.is_file() and path not in expected:
-                    problems.append(f"{path.relative_to(chart)} has no source in the repository")
+    for inside, target in LINKED.items():
+        link, source = chart / inside, repo / target
+        if not source.exists():
+            problems.append(f"{target} is missing from the repository")
+        elif not link.is_symlink():
+            what = "a copy" if link.exists() else "missing"
+            problems.append(f"{inside} is {what}, not a link to {target}")
+        elif link.resolve() != source.resolve():
+            problems.append(f"{inside} leads to {link.resolve()}, not to {target}")
     return problems
 
 
 def sync(repo: Path = REPO_ROOT, chart: Path = CHART_DIR) -> list[str]:
-    """Refresh the chart's copies; returns the paths written or removed."""
-    changed: list[str] = []
-    expected: set[Path] = set()
-    for src, dst in _pairs(repo, chart):
-        expected.add(dst)
-        if dst.exists() and filecmp.cmp(src, dst, shallow=False):
+    """Make every link (relative, so it holds in any clone); returns those (re)made."""
+    made: list[str] = []
+    for inside, target in LINKED.items():
+        link = chart / inside
+        relative = os.path.relpath(repo / target, link.parent)
+        if link.is_symlink() and os.readlink(link) == relative:
             continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-        changed.append(str(dst.relative_to(chart)))
-    for copy in SYNCED.values():
-        root = chart / copy
-        if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                if path.is_file() and path not in expected:
-                    path.unlink()
-                    changed.append(f"removed {path.relative_to(chart)}")
-    return changed
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        elif link.exists() or link.is_symlink():
+            link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(relative)
+        made.append(f"{inside} -> {relative}")
+    return made
 
 
 def _helm(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -248,8 +228,7 @@ def check_all(chart: Path = CHART_DIR) -> list[tuple[str, Report]]:
     problems = out_of_sync(chart=chart)
     if problems:
         raise ChartError(
-            "chart copies out of sync (run `python -m vigie.deploy sync`):\n  "
-            + "\n  ".join(problems)
+            "chart links broken (run `python -m vigie.deploy sync`):\n  " + "\n  ".join(problems)
         )
     doc_problems = undocumented_values(chart / "values.yaml")
     defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
@@ -269,8 +248,8 @@ def check_all(chart: Path = CHART_DIR) -> list[tuple[str, Report]]:
     return reports
 
 
-def chart_copy(chart: Path = CHART_DIR) -> Path:
-    """A scratch copy of the chart (negative tests break it there, never in place)."""
-    target = Path(tempfile.mkdtemp(prefix="vigie-chart-")) / "vigie"
+def chart_copy(chart: Path = CHART_DIR, into: Path | None = None) -> Path:
+    """A scratch copy of the chart, links turned into copies (tests break it there)."""
+    target = (into or Path(tempfile.mkdtemp(prefix="vigie-chart-"))) / "vigie"
     shutil.copytree(chart, target)
     return target
