@@ -188,3 +188,39 @@ def test_page_shows_live_incident_evidence_and_acknowledges(served, stack, uniqu
         (ack_id, incident.incident_id, "alice", "ack", "units informed")
     ]
     assert shot.stat().st_size > 10_000
+
+
+def test_viewer_sees_incidents_but_cannot_acknowledge_in_the_page(served, stack):
+    from playwright.sync_api import sync_playwright
+
+    base, topics = served
+    incident = sample_incident(severity=3, category="noise")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/login")
+            page.fill("#token", VIEWER_TOKEN)
+            page.click("#login")
+            page.wait_for_url(base + "/")
+            page.wait_for_function(
+                "document.getElementById('conn').textContent === 'connected'", timeout=15_000
+            )
+            produce_incidents(stack, topics["incidents"], [incident])
+            page.click(f'#list li[data-incident-id="{incident.incident_id}"]', timeout=5_000)
+            page.wait_for_selector("#detail:not([hidden])")
+            assert page.text_content("#who") == "victor (viewer)"
+            assert page.is_disabled("#ack-btn")
+            assert page.is_disabled("#assign-btn")
+            assert page.text_content("#ack-message") == "viewers cannot acknowledge"
+            # Even a request made from the page's own context is refused by the server.
+            status = page.evaluate(
+                """async (id) => (await fetch('/api/acks', {method: 'POST',
+                    headers: {'Content-Type': 'application/json', 'X-Vigie-Request': '1'},
+                    body: JSON.stringify({incident_id: id, action: 'ack'})})).status""",
+                incident.incident_id,
+            )
+            assert status == 403
+        finally:
+            browser.close()
+    assert read_all(stack, topics["incident-acks"], want=1, timeout_s=3) == []

@@ -138,9 +138,12 @@ function showDetail(inc) {
     : "not acknowledged yet";
 }
 
+const VIEWER_NOTE = "viewers cannot acknowledge";
+
 function select(id) {
   state.selected = id;
-  document.getElementById("ack-message").textContent = "";
+  document.getElementById("ack-message").textContent =
+    state.me && state.me.role !== "operator" ? VIEWER_NOTE : "";
   render();
 }
 
@@ -195,7 +198,7 @@ async function main() {
   document.getElementById("who").textContent = `${state.me.login} (${state.me.role})`;
   if (state.me.role !== "operator") {
     for (const b of document.querySelectorAll("#ack-form button, #ack-form input")) b.disabled = true;
-    document.getElementById("ack-message").textContent = "viewers cannot acknowledge";
+    document.getElementById("ack-message").textContent = VIEWER_NOTE;
   }
   drawMap(await getJSON("/api/map"));
   document.getElementById("ack-btn").addEventListener("click", () => sendAck("ack"));
