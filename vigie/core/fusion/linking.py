@@ -21,8 +21,9 @@ def event_key(event: NormalizedEvent) -> tuple[int, str]:
 
 
 def uncertainty(event: NormalizedEvent, rules: Rules) -> float:
-    """The event's own uncertainty, or its kind's default when it carries none."""
-    return event.uncertainty_m if event.uncertainty_m > 0 else rules.uncertainty_of(event.kind)
+    """The event's own uncertainty, never below its kind's (an acoustic sensor hears far
+    beyond the video range a camera record carries)."""
+    return max(event.uncertainty_m, rules.uncertainty_of(event.kind))
 
 
 def link(a: NormalizedEvent, b: NormalizedEvent, rules: Rules) -> LinkEvidence | None:
