@@ -146,7 +146,8 @@ def test_default_scenario_size_and_variety() -> None:
         for i in sc.incidents
         if len({r.source for r in sc.records if r.incident == i.incident_id}) >= 2
     )
-    assert multi_source >= 0.7 * len(sc.incidents)  # roadworks noise: police only
+    # single-source: roadworks noise (police only), and incidents out of camera reach
+    assert multi_source >= 0.6 * len(sc.incidents)
     assert sum(r.duplicate for r in sc.records) > 0
     assert sum(r.defect is not None for r in sc.records) > 0
     assert len({r.defect for r in sc.records if r.defect}) >= 5

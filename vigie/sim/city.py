@@ -88,6 +88,11 @@ class SimCity:
     stations: tuple[Station, ...]
     stops: dict[str, Stop]
     routes: tuple[Route, ...]
+    #: Centre of the busiest area and the spread (metres, per axis) of activity around it.
+    downtown: tuple[float, float] = (0.0, 0.0)
+    downtown_sigma_m: float = 1000.0
+    #: Area of the scenario's weather alert (WGS84 box).
+    weather_alert_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def metres_per_deg(self) -> tuple[float, float]:
@@ -205,6 +210,26 @@ def load_city(city_dir: Path) -> SimCity:
         msg = f"{city_dir}: malformed city data: {exc!r}"
         raise CityDataError(msg) from exc
     meta = yaml.safe_load((city_dir / "city.yaml").read_text(encoding="utf-8"))
+    sim = meta.get("simulation") or {}
+    x0, y0, x1, y1 = geometry.bbox
+    try:
+        downtown = tuple(float(v) for v in sim.get("downtown", ((x0 + x1) / 2, (y0 + y1) / 2)))
+        sigma = float(sim.get("downtown_sigma_m", 1000))
+        box = tuple(
+            float(v)
+            for v in sim.get(
+                "weather_alert_box",
+                (x0 + (x1 - x0) / 4, y0 + (y1 - y0) / 4, x1 - (x1 - x0) / 4, y1 - (y1 - y0) / 4),
+            )
+        )
+    except (TypeError, ValueError) as exc:
+        msg = f"{city_dir}/city.yaml: malformed 'simulation' block: {exc}"
+        raise CityDataError(msg) from exc
+    if len(downtown) != 2 or len(box) != 4:
+        msg = (
+            f"{city_dir}/city.yaml: simulation.downtown is [lon, lat], weather_alert_box 4 numbers"
+        )
+        raise CityDataError(msg)
     return SimCity(
         name=str(meta.get("name", city_dir.name)),
         bbox=geometry.bbox,
@@ -215,4 +240,7 @@ def load_city(city_dir: Path) -> SimCity:
         stations=stations,
         stops=stops,
         routes=tuple(routes),
+        downtown=(downtown[0], downtown[1]),
+        downtown_sigma_m=sigma,
+        weather_alert_box=(box[0], box[1], box[2], box[3]),
     )

@@ -178,16 +178,20 @@ class _Gen:
         minx, miny, maxx, maxy = self.city.land.bounds
         while True:
             if self.rng.random() < downtown:
-                lon, lat = self.rng.gauss(5.381, 0.012), self.rng.gauss(43.297, 0.009)
+                sigma = self.city.downtown_sigma_m
+                lon, lat = self.city.offset(
+                    *self.city.downtown, self.rng.gauss(0, sigma), self.rng.gauss(0, sigma)
+                )
             else:
                 lon, lat = self.rng.uniform(minx, maxx), self.rng.uniform(miny, maxy)
             if self.city.on_land(lon, lat):
                 return lon, lat
 
     def border_point(self) -> tuple[float, float]:
-        """A point on a border between two sectors (not on the coast)."""
+        """A point on a border between two sectors (not on the coast); a plain point on land
+        if the city has no such border (a single sector)."""
         geoms = self.city.geometry.sectors
-        while True:
+        for _ in range(1000):
             g = geoms[self.rng.randrange(len(geoms))]
             ring = g.exterior
             p = ring.interpolate(self.rng.random(), normalized=True)
@@ -197,6 +201,7 @@ class _Gen:
             d = self.city.sector_of(*self.city.offset(p.x, p.y, 0, -40))
             if None not in (a, b, c, d) and len({a, b, c, d}) > 1:
                 return p.x, p.y
+        return self.land_point()
 
     def maybe(self, value: _T) -> _T | None:
         """Drop an optional field with the configured probability."""
@@ -736,7 +741,7 @@ class _Gen:
         onset = cfg.start_ms + cfg.duration_s * 1000 * 3 // 10
         expires = onset + min(3 * 3600_000, cfg.duration_s * 1000 // 2)
         sent = onset - 30 * 60_000
-        box = (5.37, 43.27, 5.47, 43.33)
+        box = self.city.weather_alert_box
         self.alert_window = (onset, expires)
         self.alert_box = box
         when = datetime.fromtimestamp(sent / 1000, tz=UTC)
@@ -1088,7 +1093,8 @@ class _Gen:
 
     def _bad_police_outside(self) -> None:
         t, _, _ = self._bg_time_place()
-        rec = self.police("OTHER", t, 5.10, 43.30, incident=None, sigma_m=1.0)
+        x0, y0, _, y1 = self.city.bbox  # a tenth of a degree west of the city's box
+        rec = self.police("OTHER", t, x0 - 0.1, (y0 + y1) / 2, incident=None, sigma_m=1.0)
         self._bad(rec, "outside_city")
 
     def _bad_police_code(self) -> None:
