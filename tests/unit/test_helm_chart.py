@@ -79,6 +79,12 @@ def test_every_value_is_documented_and_profiles_set_only_known_values() -> None:
     ]
 
 
+def test_chart_readme_is_generated_from_the_values() -> None:
+    readme = (chart.CHART_DIR / "README.md").read_text(encoding="utf-8")
+    assert readme == chart.readme(), "run `python -m vigie.deploy readme`"
+    assert "| `flink.jobs.fuse.parallelism` | `2` |" in readme
+
+
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_helm_lint_passes(profile: str) -> None:
     chart.lint(values=PROFILES[profile])

@@ -16,12 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("sync", help="link the chart to the topics, rules and city files")
     sub.add_parser("check", help="list chart links that are broken")
+    sub.add_parser("readme", help="write the chart's README.md from the values' comments")
     sub.add_parser("validate", help="helm lint + template both profiles, validate every manifest")
     args = parser.parse_args(argv)
     try:
         if args.command == "sync":
             for line in chart.sync() or ["chart links already in place"]:
                 print(line)
+        elif args.command == "readme":
+            target = chart.CHART_DIR / "README.md"
+            target.write_text(chart.readme(), encoding="utf-8")
+            print(f"wrote {target}")
         elif args.command == "check":
             problems = chart.out_of_sync()
             for line in problems or ["chart links in place"]:

@@ -9,6 +9,7 @@ makes them again. So the chart always deploys exactly what the local stack runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -207,6 +208,45 @@ def undocumented_values(path: Path) -> list[str]:
     paths = {".".join(key.split(".")[:i]) for key in leaves for i in range(1, key.count(".") + 2)}
     problems += [f"'# {d} --' documents no value" for d in sorted(documented - paths)]
     return problems
+
+
+def _lookup(values: Any, key: str) -> Any:
+    node = values
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def readme(chart: Path = CHART_DIR) -> str:
+    """The chart's README: what it is, then every value with its default and description."""
+    text = (chart / "values.yaml").read_text(encoding="utf-8")
+    values = yaml.safe_load(text)
+    rows = []
+    for line in text.splitlines():
+        match = _DOC.match(line)
+        if match:
+            key = match.group(1)
+            description = line.split(" -- ", 1)[1].strip().replace("|", "\\|")
+            default = json.dumps(_lookup(values, key), ensure_ascii=False).replace("|", "\\|")
+            rows.append(f"| `{key}` | `{default}` | {description} |")
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
+    return "\n".join(
+        [
+            f"# {meta['name']} {meta['version']}",
+            "",
+            " ".join(str(meta["description"]).split()),
+            "",
+            "Generated from the `# key -- description` comments of `values.yaml` by",
+            "`python -m vigie.deploy readme`; a test fails when it is stale. How to install the",
+            "operators, deploy, scale out and upgrade: `docs/deploy.md`. The city-scale profile:",
+            "`values-production.yaml`.",
+            "",
+            "| key | default | description |",
+            "|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
 
 
 def unknown_overrides(override: Any, defaults: Any, prefix: str = "") -> list[str]:
