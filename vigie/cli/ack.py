@@ -25,34 +25,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--topic", help="acks topic (default VIGIE_INCIDENT_ACKS_TOPIC)")
     parser.set_defaults(func=run)
 
-    sink = subparsers.add_parser(
-        "ack-sink",
-        help="copy acknowledgements from the acks topic into ClickHouse",
-        description="Consume the acks topic (consumer group, commits after each write) and "
-        "write every acknowledgement to the incident store, idempotently by ack_id.",
-    )
-    sink.add_argument("--topic", help="acks topic (default VIGIE_INCIDENT_ACKS_TOPIC)")
-    sink.add_argument("--group", default="vigie-ack-sink", help="consumer group id")
-    sink.set_defaults(func=run_sink)
-
-
-def run_sink(args: argparse.Namespace) -> int:
-    """Run the acks sink until interrupted."""
-    import threading
-
-    from vigie.command_center.ack_sink import AckSink
-    from vigie.config import load_settings
-
-    settings = load_settings()
-    sink = AckSink(settings, args.topic or settings.incident_acks_topic, args.group)
-    stop = threading.Event()
-    try:
-        sink.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
-    print(f"acks written: {sink.stats.written}, rejected: {sink.stats.rejected}")
-    return 0
-
 
 def run(args: argparse.Namespace) -> int:
     """Validate, produce and confirm one acknowledgement."""
