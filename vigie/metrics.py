@@ -11,7 +11,10 @@ text exposition format (version 0.0.4); :func:`start_http_server` serves that on
     CONNECTOR_RECORDS.labels(feed="police", outcome="produced").inc()
 
 The metrics declared at the bottom are the ones ``deploy/grafana/vigie-pipeline.json``
-charts; use them rather than new names for the same thing.
+charts; use them rather than new names for the same thing. Code that already keeps its own
+running totals (``connectors.runtime.RunStats``, ``vigie.sink.SinkStats``) hands them to
+:func:`export_connector_stats` / :func:`export_sink_stats` after each payload or batch: only
+the increase since the previous call is added, so the counters stay monotonic.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -280,3 +283,86 @@ INCIDENTS_OPEN = REGISTRY.gauge(
     "vigie_incidents_open",
     "Incidents whose latest version the sink stored is not closed or merged.",
 )
+SINK_CONSUMED = REGISTRY.counter(
+    "vigie_sink_records_consumed_total",
+    "Records the sink read, by topic.",
+    ("topic",),
+)
+SINK_DEAD_LETTERS = REGISTRY.counter(
+    "vigie_sink_dead_letters_total",
+    "Records the sink could not store and sent to a dead-letter topic, by reason.",
+    ("reason",),
+)
+
+
+# --- Adapters from running totals ---------------------------------------------------------
+
+
+class ConnectorTotals(Protocol):
+    """What :func:`export_connector_stats` reads (``connectors.runtime.RunStats`` has it)."""
+
+    @property
+    def feed(self) -> str:
+        """The feed's name (label ``feed``)."""
+
+    @property
+    def read(self) -> int:
+        """Records read so far."""
+
+    @property
+    def produced(self) -> int:
+        """Records produced to ``raw.<feed>`` so far."""
+
+    @property
+    def rejected(self) -> Mapping[str, int]:
+        """Records rejected so far, by reason."""
+
+
+class SinkTotals(Protocol):
+    """What :func:`export_sink_stats` reads (``vigie.sink.SinkStats`` has it)."""
+
+    @property
+    def consumed(self) -> Mapping[str, int]:
+        """Records read so far, by topic."""
+
+    @property
+    def written(self) -> Mapping[str, int]:
+        """Rows written so far, by table."""
+
+    @property
+    def dead_letters(self) -> Mapping[str, int]:
+        """Records sent to a dead-letter topic so far, by reason."""
+
+
+_seen: dict[tuple[str, tuple[str, ...]], float] = {}
+_seen_lock = threading.Lock()
+
+
+def _advance(metric: Counter, total: float, **labels: object) -> None:
+    """Add to ``metric`` what ``total`` grew by since the last call for these labels."""
+    key = (metric.name, tuple(str(labels[name]) for name in metric.labelnames))
+    with _seen_lock:
+        previous = _seen.get(key, 0.0)
+        _seen[key] = max(previous, float(total))
+    if total > previous:
+        metric.labels(**labels).inc(total - previous)
+
+
+def export_connector_stats(stats: ConnectorTotals) -> None:
+    """Publish a connector's running totals (call after each payload; cheap)."""
+    _advance(CONNECTOR_RECORDS, stats.read, feed=stats.feed, outcome="read")
+    _advance(CONNECTOR_RECORDS, stats.produced, feed=stats.feed, outcome="produced")
+    rejected = sum(stats.rejected.values())
+    _advance(CONNECTOR_RECORDS, rejected, feed=stats.feed, outcome="rejected")
+    for reason, count in stats.rejected.items():
+        _advance(CONNECTOR_REJECTED, count, feed=stats.feed, reason=reason)
+
+
+def export_sink_stats(stats: SinkTotals) -> None:
+    """Publish the sink's running totals (call after each batch)."""
+    for topic, count in stats.consumed.items():
+        _advance(SINK_CONSUMED, count, topic=topic)
+    for table, count in stats.written.items():
+        _advance(SINK_ROWS, count, table=table)
+    for reason, count in stats.dead_letters.items():
+        _advance(SINK_DEAD_LETTERS, count, reason=reason)

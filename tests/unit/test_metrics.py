@@ -7,7 +7,18 @@ import urllib.request
 import pytest
 
 from vigie.config import Settings
-from vigie.metrics import CONTENT_TYPE, MetricError, Registry, render_prometheus, start_http_server
+from vigie.metrics import (
+    CONNECTOR_RECORDS,
+    CONNECTOR_REJECTED,
+    CONTENT_TYPE,
+    SINK_ROWS,
+    MetricError,
+    Registry,
+    export_connector_stats,
+    export_sink_stats,
+    render_prometheus,
+    start_http_server,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +82,37 @@ def test_metrics_port_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIE_METRICS_PORT", "9200")
     assert Settings().metrics_port == 9200
     assert Settings.model_fields["metrics_port"].default == 9108
+
+
+def test_running_totals_are_exported_as_increases() -> None:
+    from collections import Counter
+    from dataclasses import dataclass, field
+
+    from connectors.runtime import RunStats
+
+    stats = RunStats(feed="zz-test-feed")
+    stats.read, stats.produced = 10, 8
+    stats.rejected.update({"bad_time": 2})
+    export_connector_stats(stats)
+    stats.read, stats.produced = 15, 12
+    stats.rejected.update({"bad_time": 1, "outside_city": 1})
+    export_connector_stats(stats)
+    export_connector_stats(stats)  # nothing new: nothing added
+    assert CONNECTOR_RECORDS.value(feed="zz-test-feed", outcome="read") == 15
+    assert CONNECTOR_RECORDS.value(feed="zz-test-feed", outcome="produced") == 12
+    assert CONNECTOR_RECORDS.value(feed="zz-test-feed", outcome="rejected") == 4
+    assert CONNECTOR_REJECTED.value(feed="zz-test-feed", reason="bad_time") == 3
+    assert CONNECTOR_REJECTED.value(feed="zz-test-feed", reason="outside_city") == 1
+
+    @dataclass
+    class Sink:
+        consumed: Counter[str] = field(default_factory=Counter)
+        written: Counter[str] = field(default_factory=Counter)
+        dead_letters: Counter[str] = field(default_factory=Counter)
+
+    sink = Sink()
+    sink.written["zz_table"] += 500
+    export_sink_stats(sink)
+    sink.written["zz_table"] += 250
+    export_sink_stats(sink)
+    assert SINK_ROWS.value(table="zz_table") == 750
