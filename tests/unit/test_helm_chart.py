@@ -316,3 +316,25 @@ def test_grafana_dashboard_charts_declared_metrics() -> None:
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for topic in ("feed", "dead letters", "incidents", "lag", "checkpoint", "sink"):
         assert topic in titles
+
+
+def test_image_and_chart_agree_on_versions_and_paths() -> None:
+    import re
+
+    dockerfile = (REPO_ROOT / "deploy" / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    values = _values("default")["flink"]
+    (flink,) = re.findall(r'"apache-flink==([0-9.]+)"', pyproject)
+    assert f"ARG FLINK_VERSION={flink}" in dockerfile
+    assert values["pythonJar"] == f"local:///opt/flink/opt/flink-python-{flink}.jar"
+    assert values["version"] == "v" + "_".join(flink.split(".")[:2])
+    _, artifact, version = Settings.model_fields["flink_kafka_connector"].default.split(":")
+    assert artifact == "flink-sql-connector-kafka"
+    assert f"ARG KAFKA_CONNECTOR={version}" in dockerfile
+    assert "VIGIE_DATA_DIR=/opt/vigie/data" in dockerfile
+    assert "/opt/vigie/data/flink/jars/" in dockerfile  # where vigie.stack.flink looks
+    assert (
+        values["pythonExecutable"].startswith("/opt/vigie/venv/")
+        and "/opt/vigie/venv" in dockerfile
+    )
+    assert values["jobsDir"] == "/opt/vigie/jobs" and "COPY jobs jobs" in dockerfile
