@@ -256,3 +256,17 @@ def test_report_positions_are_near_the_incident() -> None:
         if r.incident and r.lon is not None and r.lat is not None:
             inc = by_id[r.incident]
             assert c.distance_m((r.lon, r.lat), (inc.lon, inc.lat)) <= limits[r.feed], r
+
+
+def test_evidence_is_on_land_in_a_sector() -> None:
+    sc = default_scenario()
+    c = city()
+    off = [
+        r
+        for r in sc.records
+        if r.role is TruthRole.EVIDENCE
+        and (r.lon is None or r.lat is None or c.sector_of(r.lon, r.lat) is None)
+    ]
+    assert off == []
+    assert all(c.sector_of(s.lon, s.lat) for s in c.stops.values())
+    assert all(c.sector_of(cam.lon, cam.lat) for cam in c.cameras)

@@ -167,11 +167,17 @@ class _Gen:
         """A whole-second instant in [lo, hi) ms."""
         return (self.rng.randrange(lo, max(lo + 1, hi)) // 1000) * 1000
 
-    def jitter(self, lon: float, lat: float, sigma_m: float) -> tuple[float, float]:
-        lon2, lat2 = self.city.offset(
-            lon, lat, self.rng.gauss(0, sigma_m), self.rng.gauss(0, sigma_m)
-        )
-        return round(lon2, 6), round(lat2, 6)
+    def jitter(
+        self, lon: float, lat: float, sigma_m: float, *, on_land: bool = False
+    ) -> tuple[float, float]:
+        """Position noise; ``on_land`` for geocoded addresses, which never fall in the sea."""
+        for _ in range(20):
+            lon2, lat2 = self.city.offset(
+                lon, lat, self.rng.gauss(0, sigma_m), self.rng.gauss(0, sigma_m)
+            )
+            if not on_land or self.city.on_land(lon2, lat2):
+                return round(lon2, 6), round(lat2, 6)
+        return round(lon, 6), round(lat, 6)
 
     def land_point(self, downtown: float = 0.55) -> tuple[float, float]:
         """A point on land; ``downtown`` is the share drawn around the Vieux-Port."""
@@ -242,7 +248,7 @@ class _Gen:
         ref: str | None = None,
     ) -> SimRecord:
         desc, prio = POLICE_DESCRIPTIONS[code]
-        plon, plat = self.jitter(lon, lat, sigma_m)
+        plon, plat = self.jitter(lon, lat, sigma_m, on_land=True)
         name, phone = self.caller()
         dispatched = t + self.rng.randint(30, 600) * 1000
         rec = SimRecord(
@@ -286,7 +292,7 @@ class _Gen:
     ) -> list[SimRecord]:
         """One dispatch: one row per unit, all sharing the incident number."""
         ref = self.ids.fire()
-        plon, plat = self.jitter(lon, lat, 30.0)
+        plon, plat = self.jitter(lon, lat, 30.0, on_land=True)
         address = self.maybe(self.address())
         rows: list[SimRecord] = []
         publish = t + self.publish_delay(10, 120, late=late)
@@ -1018,9 +1024,14 @@ class _Gen:
         for k in range(n_twins):
             ca, cb = TWIN_PAIRS[k % len(TWIN_PAIRS)]
             t0, lon, lat = self.when_and_where(ca)
-            ang = self.rng.uniform(0, 2 * math.pi)
-            dist = self.rng.uniform(150, 250)
-            lon_b, lat_b = self.city.offset(lon, lat, dist * math.cos(ang), dist * math.sin(ang))
+            for _ in range(50):  # the twin is on land too
+                ang = self.rng.uniform(0, 2 * math.pi)
+                dist = self.rng.uniform(150, 250)
+                lon_b, lat_b = self.city.offset(
+                    lon, lat, dist * math.cos(ang), dist * math.sin(ang)
+                )
+                if self.city.on_land(lon_b, lat_b):
+                    break
             id_a = self.ids.incident(cfg.seed)
             id_b = self.ids.incident(cfg.seed)
             self.incident(ca, t0, lon, lat, tags=("twin",), related=(id_b,), inc_id=id_a)
@@ -1034,7 +1045,12 @@ class _Gen:
                 inc_id=id_b,
             )
         for _ in range(n_merge):
-            t0, lon, lat = self.when_and_where("structure_fire")
+            for _ in range(50):  # both streets the first reports come from are on land
+                t0, lon, lat = self.when_and_where("structure_fire")
+                north = self.city.offset(lon, lat, 0, 175)
+                south = self.city.offset(lon, lat, 0, -175)
+                if self.city.on_land(*north) and self.city.on_land(*south):
+                    break
             self.incident("structure_fire", t0, lon, lat, tags=("merge",))
         self.background()
         self.duplicates()
