@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     )
     idle_after_s: int = Field(30, ge=1, description="a quiet feed stops holding back time")
     job_group_prefix: str = Field("vigie", description="Kafka consumer group prefix of jobs")
+    job_start_ms: int | None = Field(
+        None,
+        description="read raw topics from this instant (epoch ms) instead of the group's "
+        "committed offsets; `vigie run` sets it so a run reads only its own records",
+    )
 
     # Schema registry: empty means Avro single-object encoding resolved against schemas/.
     schema_registry_url: str | None = None

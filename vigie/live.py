@@ -198,6 +198,12 @@ class LiveRun:
     out: Path | None = None
     keep_running: bool = False
     processes: list[ManagedProcess] = field(default_factory=list)
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    @property
+    def group_prefix(self) -> str:
+        """Consumer groups of this run's jobs."""
+        return f"vigie-run-{self.started_ms}"
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
 
     @property
@@ -205,12 +211,21 @@ class LiveRun:
         """Where this run keeps its files, logs and pid files."""
         return self.settings.data_dir / "run"
 
-    def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
+    def _run_env(self) -> dict[str, str]:
+        """A job of this run reads only this run's records, under its own group."""
+        return {
+            "VIGIE_JOB_GROUP_PREFIX": self.group_prefix,
+            "VIGIE_JOB_START_MS": str(self.started_ms),
+        }
+
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         logs = self.home / "logs"
         proc = ManagedProcess(name, self.home / f"{name}.pid", logs / f"{name}.log")
         proc.stop()  # a leftover from an interrupted run
         # Flink's own log (checkpoints, task failures) goes beside ours, not into the venv.
-        proc.start(argv, cwd=Path.cwd(), env={"FLINK_LOG_DIR": str(logs)})
+        proc.start(argv, cwd=Path.cwd(), env={"FLINK_LOG_DIR": str(logs), **(env or {})})
         self.processes.append(proc)
         return proc
 
@@ -245,7 +260,7 @@ class LiveRun:
 
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        self._spawn("pipeline", [python, "-m", "jobs.pipeline"])
+        self._spawn("pipeline", [python, "-m", "jobs.pipeline"], env=self._run_env())
         self._spawn("sink", [*vigie, "sink", "--quiet"])
         for feed in FEEDS:
             folder = out / feed

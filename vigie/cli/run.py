@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
                 closed_incidents=closed,
                 sink_lag=monitor.lag("vigie-sink", (EVENTS, INCIDENTS)),
             )
-            snap.job_lag = job_lag = monitor.lag(f"{settings.job_group_prefix}-normalize", RAW)
+            snap.job_lag = job_lag = monitor.lag(f"{run.group_prefix}-normalize", RAW)
             elapsed = time.monotonic() - started
             print(snap.line(elapsed), file=sys.stderr, flush=True)
             expected = expected_raw(out)

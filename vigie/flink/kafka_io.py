@@ -42,14 +42,16 @@ def bytes_source(settings: Settings, topic: str, group_id: str) -> KafkaSource:
     committed on each checkpoint, say where to resume (a restart from a checkpoint uses the
     checkpoint's own offsets instead).
     """
+    if settings.job_start_ms is not None:
+        start = KafkaOffsetsInitializer.timestamp(settings.job_start_ms)
+    else:
+        start = KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
     return (
         KafkaSource.builder()
         .set_bootstrap_servers(settings.bootstrap_servers)
         .set_topics(topic)
         .set_group_id(group_id)
-        .set_starting_offsets(
-            KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
-        )
+        .set_starting_offsets(start)
         .set_value_only_deserializer(ByteArraySchema())
         .set_property("isolation.level", "read_committed")
         .set_property("partition.discovery.interval.ms", "60000")
