@@ -14,7 +14,14 @@ from vigie.cli.main import main
 from vigie.config import REPO_ROOT
 from vigie.core.rules import load_rules
 from vigie.eval.feeds import load_events
-from vigie.eval.metrics import Truth, TruthError, bcubed, category_accuracy, load_truth
+from vigie.eval.metrics import (
+    Truth,
+    TruthError,
+    bcubed,
+    category_accuracy,
+    exact_by_tag,
+    load_truth,
+)
 from vigie.eval.run import evaluate
 from vigie.eval.stdbscan import StParams, st_dbscan
 
@@ -58,6 +65,19 @@ def test_category_accuracy_uses_the_incident_holding_most_events() -> None:
     predicted = {("p", "1"): "i1", ("p", "2"): "i1", ("f", "9"): "i2", ("p", "3"): "i3"}
     cats = {"i1": "structure_fire", "i2": "vehicle_fire", "i3": "shooting"}
     assert category_accuracy(truth, predicted, cats) == 0.5
+
+
+def test_exact_incidents_are_counted_per_tag() -> None:
+    truth = Truth(
+        members={"t1": (("p", "1"), ("p", "2")), "t2": (("p", "3"),), "t3": (("p", "4"),)},
+        categories={"t1": "fight", "t2": "fight", "t3": "fight"},
+        noise=(("p", "5"),),
+        tags={"t1": ("border",), "t2": ("border", "late")},
+    )
+    # t1 exact; t2 swallowed a noise report; t3 exact
+    predicted = {("p", "1"): "a", ("p", "2"): "a", ("p", "3"): "b", ("p", "5"): "b"}
+    predicted[("p", "4")] = "c"
+    assert exact_by_tag(truth, predicted) == {"all": (2, 3), "border": (1, 2), "late": (0, 1)}
 
 
 def test_st_dbscan_finds_dense_groups_and_leaves_noise_alone() -> None:

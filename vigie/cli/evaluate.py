@@ -80,6 +80,15 @@ def render(report: Report) -> str:
             "-" if base is None else str(base.predicted_clusters),
         )
     )
+    for tag, (exact, total) in report.fusion.exact_by_tag.items():
+        other = None if base is None else base.exact_by_tag.get(tag)
+        rows.append(
+            (
+                f"exact incidents: {tag}",
+                f"{exact}/{total}",
+                "-" if other is None else f"{other[0]}/{other[1]}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigie.errors import VigieError
@@ -35,6 +35,8 @@ class Truth:
     members: dict[str, tuple[Item, ...]]
     categories: dict[str, str]
     noise: tuple[Item, ...]
+    #: Hard cases each incident exercises (border, late, twin, merge).
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def labels(self) -> dict[Item, str]:
         """Each scored item with its true cluster (noise items are their own cluster)."""
@@ -49,6 +51,7 @@ def load_truth(path: Path) -> Truth:
     members: dict[str, tuple[Item, ...]] = {}
     categories: dict[str, str] = {}
     noise: list[Item] = []
+    tags: dict[str, tuple[str, ...]] = {}
     n = 0
     try:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -58,6 +61,7 @@ def load_truth(path: Path) -> Truth:
             row = json.loads(line)
             members[row["incident"]] = tuple((str(s), str(r)) for s, r in row["source_refs"])
             categories[row["incident"]] = str(row["category"])
+            tags[row["incident"]] = tuple(str(t) for t in row.get("tags", ()))
         background = path.parent / "background.jsonl"
         if background.exists():
             for line in background.read_text(encoding="utf-8").splitlines():
@@ -71,7 +75,7 @@ def load_truth(path: Path) -> Truth:
     except (ValueError, KeyError, TypeError) as exc:
         msg = f"{path}: malformed ground truth line {n}: {exc}"
         raise TruthError(msg) from exc
-    return Truth(members=members, categories=categories, noise=tuple(noise))
+    return Truth(members=members, categories=categories, noise=tuple(noise), tags=tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,8 @@ class Scores:
     category_accuracy: float
     items: int
     predicted_clusters: int
+    #: tag -> (true incidents recovered exactly, true incidents); "all" for every one.
+    exact_by_tag: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def bcubed(truth: Mapping[Item, str], predicted: Mapping[Item, str]) -> tuple[float, float, float]:
@@ -120,6 +126,23 @@ def category_accuracy(
     return right / len(truth.members)
 
 
+def exact_by_tag(truth: Truth, predicted: Mapping[Item, str]) -> dict[str, tuple[int, int]]:
+    """How many true incidents come out exactly (all their events, nothing else), per tag."""
+    members_of: dict[str, set[Item]] = {}
+    for item, cluster in predicted.items():
+        members_of.setdefault(cluster, set()).add(item)
+    counts: dict[str, list[int]] = {}
+    for inc, items in truth.members.items():
+        clusters = {predicted.get(i) for i in items}
+        (only,) = clusters if len(clusters) == 1 else (None,)
+        exact = only is not None and members_of[only] == set(items)
+        for tag in ("all", *truth.tags.get(inc, ())):
+            pair = counts.setdefault(tag, [0, 0])
+            pair[0] += exact
+            pair[1] += 1
+    return {tag: (pair[0], pair[1]) for tag, pair in sorted(counts.items())}
+
+
 def score(
     truth: Truth, predicted: Mapping[Item, str], predicted_category: Mapping[str, str]
 ) -> Scores:
@@ -133,4 +156,5 @@ def score(
         category_accuracy=category_accuracy(truth, predicted, predicted_category),
         items=len(labels),
         predicted_clusters=len({predicted[i] for i in labels if i in predicted}),
+        exact_by_tag=exact_by_tag(truth, {i: c for i, c in predicted.items() if i in labels}),
     )
