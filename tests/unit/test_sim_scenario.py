@@ -237,6 +237,12 @@ def test_roadworks_noise_is_inside_its_permit() -> None:
         lats = [y for _, y in p.attrs["ring"]]
         assert min(lons) <= inc.lon <= max(lons) and min(lats) <= inc.lat <= max(lats)
         assert p.attrs["valid_from"] <= inc.start <= p.attrs["valid_until"]
+        calls = [r for r in sc.records if r.incident == inc.incident_id]
+        assert calls and all(r.kind == "NOISE" for r in calls)
+        for r in calls:  # every complaint falls inside the permit's polygon
+            assert r.lon is not None and r.lat is not None
+            assert min(lons) <= r.lon <= max(lons) and min(lats) <= r.lat <= max(lats)
+            assert p.attrs["valid_from"] <= r.event_time <= p.attrs["valid_until"]
 
 
 def test_gatherings_are_late_at_night() -> None:

@@ -589,14 +589,26 @@ class _Gen:
             noise=True,
             title="Travaux de nuit, réfection de chaussée",
         )
+        # the complaints name the street being dug up: geocoded inside the permit's area
+        ring = permit.attrs["ring"]
+        x0, x1 = min(p[0] for p in ring), max(p[0] for p in ring)
+        y0, y1 = min(p[1] for p in ring), max(p[1] for p in ring)
         for k in range(self.rng.randint(1, 3)):
+            at = (lon, lat)  # the permit's centre, if its box is mostly sea
+            for _ in range(20):
+                cand = (
+                    self.rng.uniform(x0 + (x1 - x0) * 0.1, x1 - (x1 - x0) * 0.1),
+                    self.rng.uniform(y0 + (y1 - y0) * 0.1, y1 - (y1 - y0) * 0.1),
+                )
+                if self.city.on_land(*cand):
+                    at = cand
+                    break
             self.police(
                 "NOISE",
                 t0 + self.rng.randint(120, 1800) * 1000,
-                lon,
-                lat,
+                *at,
                 incident=inc,
-                sigma_m=40.0,
+                sigma_m=0.5,
                 late=late and k == 0,
             )
         return ("permits", permit.source_ref)
