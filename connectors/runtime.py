@@ -177,6 +177,7 @@ def run(
     context: Callable[[], ParseContext],
     stop: Event | None = None,
     stats: RunStats | None = None,
+    on_payload: Callable[[RunStats], None] | None = None,
 ) -> RunStats:
     """Move every payload of ``source`` through ``parser`` into ``sink``; return the counters.
 
@@ -191,6 +192,8 @@ def run(
         sink.flush()  # raises if anything was not delivered: nothing is counted or remembered
         stats.add(current)
         source.done(payload)
+        if on_payload is not None:  # metrics export
+            on_payload(stats)
     stats.source_errors = source.errors
     return stats
 

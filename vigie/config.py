@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     flink_kafka_connector: str = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
     flink_parallelism: int = Field(1, ge=1)
     flink_checkpoint_ms: int = Field(5000, ge=100)
+    flink_embedded: bool = Field(
+        True,
+        description="jobs start their own MiniCluster (local); false on a Flink cluster, "
+        "whose own configuration then decides memory and ports",
+    )
 
     # Streaming jobs (normalise, fuse)
     fusion_cell_m: float = Field(

@@ -204,6 +204,7 @@ class LiveRun:
     def group_prefix(self) -> str:
         """Consumer groups of this run's jobs."""
         return f"vigie-run-{self.started_ms}"
+
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
 
     @property
@@ -230,25 +231,10 @@ class LiveRun:
         return proc
 
     def prepare(self) -> None:
-        """Stack up, topics declared, tables migrated."""
-        from vigie.kafka.topics import apply_topics
+        """Stack up, with its topics declared and tables migrated."""
         from vigie.stack.stack import LocalStack
-        from vigie.store.engine import connect
-        from vigie.store.schema import Databases, load_migrations, migrate, migrations_dir
 
         LocalStack(self.settings).up(progress=lambda line: self.say(f"  {line}"))
-        changes = apply_topics(self.settings)
-        self.say(f"topics: {len(changes)} change(s) applied")
-        executor = connect(self.settings, "admin")
-        try:
-            report = migrate(
-                executor,
-                Databases.from_settings(self.settings),
-                load_migrations(migrations_dir(self.settings)),
-            )
-        finally:
-            executor.close()
-        self.say(f"clickhouse: {len(report.applied)} migration(s) applied")
 
     def start(self) -> Path:
         """Start the pipeline's processes; return the simulator's output folder."""
@@ -261,7 +247,7 @@ class LiveRun:
             shutil.rmtree(out)
         out.mkdir(parents=True)
         self._spawn("pipeline", [python, "-m", "jobs.pipeline"], env=self._run_env())
-        self._spawn("sink", [*vigie, "sink", "--quiet"])
+        self._spawn("sink", [*vigie, "sink", "--quiet", "--no-metrics"])
         for feed in FEEDS:
             folder = out / feed
             folder.mkdir(parents=True, exist_ok=True)
@@ -270,7 +256,7 @@ class LiveRun:
             self._spawn(
                 f"connect-{feed}",
                 [*vigie, "connect", feed, "--watch", str(folder), "--interval", "1",
-                 "--state", str(state)],
+                 "--state", str(state), "--no-metrics"],
             )  # fmt: skip
         self._spawn(
             "simulate",

@@ -51,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--dry-run", action="store_true", help="parse and count, produce nothing to Kafka"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="do not serve /metrics on VIGIE_METRICS_PORT (long-running sources serve it)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -104,8 +109,16 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     stats = RunStats(args.feed)
+    export = None
+    if not args.no_metrics and not args.once and args.file is None:
+        from vigie.metrics import export_connector_stats, start_http_server
+
+        start_http_server(settings.metrics_port)
+        export = export_connector_stats
     try:
-        run_connector(parser, source, sink, lambda: ParseContext(city, key, now_ms()), stop, stats)
+        run_connector(
+            parser, source, sink, lambda: ParseContext(city, key, now_ms()), stop, stats, export
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -9,14 +9,20 @@ from vigie.config import load_settings
 
 
 def _sink(args: argparse.Namespace) -> int:
+    from vigie.metrics import export_sink_stats, start_http_server
     from vigie.sink import ClickHouseSink, SinkStats
 
+    settings = load_settings()
+    if not args.no_metrics:
+        start_http_server(settings.metrics_port)
+
     def report(stats: SinkStats) -> None:
+        export_sink_stats(stats)
         if not args.quiet:
             written = ", ".join(f"{k} {v}" for k, v in sorted(stats.written.items()))
             print(f"\rsink: {written or 'nothing yet'}", end="", file=sys.stderr, flush=True)
 
-    sink = ClickHouseSink(load_settings(), batch_size=args.batch_size)
+    sink = ClickHouseSink(settings, batch_size=args.batch_size)
     stats = sink.run(until_idle_s=args.until_idle, on_batch=report)
     print(
         f"\nsink done: written {dict(stats.written)}, dead letters {dict(stats.dead_letters)}, "
@@ -34,4 +40,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--until-idle", type=float, default=None, metavar="S", help="stop after S idle seconds"
     )
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
     p.set_defaults(func=_sink)

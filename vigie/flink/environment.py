@@ -34,8 +34,9 @@ def make_environment(settings: Settings, *, streaming: bool = True) -> StreamExe
     config.set_string("pipeline.jars", ";".join(jars))
     config.set_string("python.fn-execution.bundle.size", "1000")
     config.set_string("python.fn-execution.bundle.time", "100")
-    config.set_string("taskmanager.memory.process.size", "1536m")
-    config.set_string("rest.bind-port", "0")
+    if settings.flink_embedded:  # MiniCluster only: a real cluster has its own
+        config.set_string("taskmanager.memory.process.size", "1536m")
+        config.set_string("rest.bind-port", "0")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(settings.flink_parallelism)
     if streaming:

@@ -37,7 +37,12 @@ class LocalStack:
             raise StackError(msg) from None
 
     def up(self, progress: Progress = lambda _: None) -> list[str]:
-        """Install and start whatever is not running yet; return what was started."""
+        """Install and start whatever is not running yet; return what was started.
+
+        Then declare what the pipeline needs on them: the topics of ``schemas/topics.yaml``
+        and the ClickHouse migrations. Both steps are idempotent, so ``up`` stays a no-op
+        on a running stack.
+        """
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         started = []
         for name, comp in self.components.items():
@@ -45,7 +50,28 @@ class LocalStack:
             if comp.start():
                 started.append(name)
             progress(f"{name}: {comp.status().state}")
+        self._declare(progress)
         return started
+
+    def _declare(self, progress: Progress) -> None:
+        from vigie.kafka.topics import apply_topics
+        from vigie.store.engine import connect
+        from vigie.store.schema import Databases, load_migrations, migrate, migrations_dir
+
+        changes = apply_topics(self.settings)
+        if changes:
+            progress(f"kafka: {len(changes)} topic change(s) applied")
+        executor = connect(self.settings, "admin")
+        try:
+            report = migrate(
+                executor,
+                Databases.from_settings(self.settings),
+                load_migrations(migrations_dir(self.settings)),
+            )
+        finally:
+            executor.close()
+        if report.applied:
+            progress(f"clickhouse: {len(report.applied)} migration(s) applied")
 
     def down(self, progress: Progress = lambda _: None) -> list[str]:
         """Stop every running component, the broker last so clients finish first."""
