@@ -50,6 +50,15 @@ def test_links_are_found_with_rule_distance_and_gap() -> None:
     assert link_events([events[0], ev("d", "smoke", 10, 0, 16 * 60)], RULES) == []
 
 
+def test_a_huge_claimed_uncertainty_is_capped_so_links_keep_a_bounded_reach() -> None:
+    vague = ev("vague", "fire_report", 0, 0, 0, uncertainty_m=5000)
+    far = ev("far", "structure_fire", 2000, 0, 60)
+    assert link_events([vague, far], RULES) == []
+    cap = RULES.max_uncertainty_m
+    near = ev("near", "structure_fire", 100 + cap + 30 - 1, 0, 60)  # link + both uncertainties
+    assert len(link_events([vague, near], RULES)) == 1
+
+
 def test_lifecycle_open_updated_closed_in_event_time() -> None:
     engine = FusionEngine(RULES)
     v1 = engine.on_event(ev("a", "structure_fire", 0, 0, 0), T0)

@@ -102,6 +102,9 @@ class BoundsSpec(_Model):
     max_span_s: float = Field(gt=0)
     inactivity_timeout_s: float = Field(gt=0)
     allowed_lateness_s: float = Field(ge=0)
+    #: Largest position uncertainty linking trusts (default: the largest kind's); a record
+    #: claiming more is capped, which keeps a link's reach, and so the cell halo, bounded.
+    max_uncertainty_m: float | None = Field(None, gt=0)
 
 
 class ContextSpec(_Model):
@@ -204,6 +207,8 @@ class Rules:
     max_gap_ms: int
     #: Largest link distance plus twice the largest uncertainty: the spatial reach of a link.
     max_reach_m: float
+    #: Cap on any event's uncertainty in linking (see ``BoundsSpec.max_uncertainty_m``).
+    max_uncertainty_m: float
     #: ``source:CODE`` -> kind, for the normalise step.
     codes: dict[str, str]
 
@@ -237,7 +242,9 @@ class Rules:
         max_dist = max(
             [spec.same_kind_distance_m] + [r.max_distance_m for rs in pairs.values() for r in rs]
         )
-        max_unc = max([k.uncertainty_m for k in spec.kinds.values()] + [0.0])
+        max_unc = spec.bounds.max_uncertainty_m or max(
+            [k.uncertainty_m for k in spec.kinds.values()] + [0.0]
+        )
         return cls(
             spec=spec,
             source=source,
@@ -248,6 +255,7 @@ class Rules:
             allowed_lateness_ms=round(spec.bounds.allowed_lateness_s * 1000),
             max_gap_ms=max_gap,
             max_reach_m=max_dist + 2 * max_unc,
+            max_uncertainty_m=max_unc,
             codes={c: name for name, k in spec.kinds.items() for c in k.codes},
         )
 

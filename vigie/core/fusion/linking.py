@@ -22,8 +22,9 @@ def event_key(event: NormalizedEvent) -> tuple[int, str]:
 
 def uncertainty(event: NormalizedEvent, rules: Rules) -> float:
     """The event's own uncertainty, never below its kind's (an acoustic sensor hears far
-    beyond the video range a camera record carries)."""
-    return max(event.uncertainty_m, rules.uncertainty_of(event.kind))
+    beyond the video range a camera record carries) nor above the rules' cap (which bounds
+    a link's reach, and so the halo cells replicate events over)."""
+    return min(max(event.uncertainty_m, rules.uncertainty_of(event.kind)), rules.max_uncertainty_m)
 
 
 def link(a: NormalizedEvent, b: NormalizedEvent, rules: Rules) -> LinkEvidence | None:
