@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     flink_kafka_connector: str = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
     flink_parallelism: int = Field(1, ge=1)
     flink_checkpoint_ms: int = Field(5000, ge=100)
+    # --- Proof (fault tests, bench): checkpoints on disk, restart from the latest -----------
+    flink_checkpoint_dir: Path | None = Field(
+        None,
+        description="keep checkpoints in this folder, retained when the job stops or dies "
+        "(default: the MiniCluster keeps them in memory only)",
+    )
+    flink_restore_from: Path | None = Field(
+        None, description="start the job from this retained checkpoint (a chk-N folder)"
+    )
+    # ------------------------------------------------------------------------------------
     flink_embedded: bool = Field(
         True,
         description="jobs start their own MiniCluster (local); false on a Flink cluster, "

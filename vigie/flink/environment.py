@@ -37,6 +37,14 @@ def make_environment(settings: Settings, *, streaming: bool = True) -> StreamExe
     if settings.flink_embedded:  # MiniCluster only: a real cluster has its own
         config.set_string("taskmanager.memory.process.size", "1536m")
         config.set_string("rest.bind-port", "0")
+    if settings.flink_checkpoint_dir is not None:
+        config.set_string("execution.checkpointing.dir", settings.flink_checkpoint_dir.as_uri())
+        config.set_string(
+            "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
+        )
+        config.set_string("execution.checkpointing.num-retained", "2")
+    if settings.flink_restore_from is not None:
+        config.set_string("execution.state-recovery.path", settings.flink_restore_from.as_uri())
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(settings.flink_parallelism)
     if streaming:
