@@ -30,6 +30,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "topics",
     "db",
     "sql",
+    "bench",
 )
 
 
