@@ -19,6 +19,7 @@ from typing import Any
 
 from vigie.config import Settings
 from vigie.core.events import Incident, Source, Status
+from vigie.errors import VigieError
 from vigie.stack.process import ManagedProcess
 
 FEEDS = tuple(s.value for s in Source)
@@ -269,6 +270,85 @@ class LiveRun:
         """Stop every process this run started."""
         for proc in reversed(self.processes):
             proc.stop(timeout_s=20)
+
+    def watch(self, *, timeout_s: float = 1800, keep_running: bool = False) -> RunResult:
+        """Start the processes, print the live summary until the city is through, score.
+
+        "Through" means: the simulator has finished writing, the connectors have produced
+        every record it wrote (minus the malformed ones), the Flink job has committed its
+        offsets up to the end of every raw topic, the sink has nothing left to write, and
+        neither events nor incident versions moved for three polls.
+        """
+        monitor = OffsetMonitor(self.settings)
+        monitor.mark((*RAW, *DLQ, EVENTS, INCIDENTS))
+        tracker = IncidentTracker(self.settings)
+        tracker.start()
+        out = self.start()
+        self.say(f"pipeline started; logs in {self.home / 'logs'}")
+        started = time.monotonic()
+        stable = 0
+        previous: tuple[int, int] | None = None
+        try:
+            while True:
+                time.sleep(2)
+                self._check_alive()
+                tracker.poll()
+                snap = self._snapshot(monitor, tracker)
+                elapsed = time.monotonic() - started
+                self.say(snap.line(elapsed))
+                expected = expected_raw(out)
+                through = expected is not None and sum(snap.raw.values()) >= expected
+                drained = through and snap.job_lag == 0 and snap.sink_lag == 0 and snap.events > 0
+                now = (snap.events, snap.incident_versions)
+                stable = stable + 1 if drained and now == previous else 0
+                previous = now
+                if stable >= 3 and not keep_running:
+                    break
+                if elapsed > timeout_s:
+                    msg = f"the city's records were not through after {timeout_s:.0f}s"
+                    raise VigieError(msg)
+        finally:
+            if not keep_running:
+                self.stop()
+            monitor.close()
+        incidents = list(tracker.latest.values())
+        tracker.close()
+        return RunResult(
+            out=out,
+            last=snap,
+            incidents=incidents,
+            scores=score_incidents(out / "ground_truth.jsonl", incidents),
+        )
+
+    def _check_alive(self) -> None:
+        for proc in self.processes:
+            if proc.name != "simulate" and proc.pid() is None:
+                msg = f"{proc.name} stopped unexpectedly; see {proc.log_file}"
+                raise VigieError(msg)
+
+    def _snapshot(self, monitor: OffsetMonitor, tracker: IncidentTracker) -> Snapshot:
+        totals = monitor.totals((*RAW, *DLQ, EVENTS, INCIDENTS))
+        opened, closed = tracker.counts()
+        return Snapshot(
+            raw={t: totals[t] for t in RAW},
+            dlq={t: totals[t] for t in DLQ},
+            events=totals[EVENTS],
+            incident_versions=tracker.versions,
+            open_incidents=opened,
+            closed_incidents=closed,
+            sink_lag=monitor.lag("vigie-sink", (EVENTS, INCIDENTS)),
+            job_lag=monitor.lag(f"{self.group_prefix}-normalize", RAW),
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of the city produced, and how good it was."""
+
+    out: Path
+    last: Snapshot
+    incidents: list[Incident]
+    scores: Any
 
 
 def expected_raw(out: Path) -> int | None:
