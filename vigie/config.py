@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     flink_checkpoint_dir: Path | None = Field(
         None,
         description="keep checkpoints in this folder, retained when the job stops or dies "
-        "(default: the MiniCluster keeps them in memory only)",
+        "(default for embedded jobs: <data_dir>/flink/checkpoints; memory keeps only 5 MB)",
     )
     flink_restore_from: Path | None = Field(
         None, description="start the job from this retained checkpoint (a chk-N folder)"

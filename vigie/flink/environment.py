@@ -37,8 +37,12 @@ def make_environment(settings: Settings, *, streaming: bool = True) -> StreamExe
     if settings.flink_embedded:  # MiniCluster only: a real cluster has its own
         config.set_string("taskmanager.memory.process.size", "1536m")
         config.set_string("rest.bind-port", "0")
-    if settings.flink_checkpoint_dir is not None:
-        config.set_string("execution.checkpointing.dir", settings.flink_checkpoint_dir.as_uri())
+    checkpoints = settings.flink_checkpoint_dir
+    if checkpoints is None and settings.flink_embedded:
+        # The MiniCluster's default, in memory, refuses state over 5 MB: fusion has more.
+        checkpoints = settings.data_dir / "flink" / "checkpoints"
+    if checkpoints is not None:
+        config.set_string("execution.checkpointing.dir", checkpoints.as_uri())
         config.set_string(
             "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
         )
