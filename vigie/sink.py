@@ -36,6 +36,27 @@ from vigie.store.incident_store import IncidentStore
 EVENTS = "events.normalized"
 INCIDENTS = "incidents"
 ACKS = "incident-acks"
+
+
+def _coordinator_codes() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset(
+        {
+            KafkaError.NOT_COORDINATOR,
+            KafkaError.COORDINATOR_NOT_AVAILABLE,
+            KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+            KafkaError._WAIT_COORD,
+            KafkaError._TRANSPORT,
+            KafkaError._TIMED_OUT,
+            KafkaError.REQUEST_TIMED_OUT,
+        }
+    )
+
+
+#: Commit errors that mean "the group coordinator is moving or away", not a broken sink.
+_COORDINATOR_MOVING = _coordinator_codes()
+
 READERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     EVENTS: (NORMALIZED_EVENT, record_to_event),
     INCIDENTS: (INCIDENT, record_to_incident),
@@ -52,6 +73,7 @@ class SinkStats:
     dead_letters: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     batches: int = 0
+    skipped_commits: int = 0  # retriable commit failures (coordinator moving)
 
 
 @dataclass
@@ -174,13 +196,32 @@ class ClickHouseSink:
                 if batch:
                     self._write(batch)
                 self.dead_letters.flush()
-                self.consumer.commit(asynchronous=False)
+                self._commit()
                 self.stats.batches += 1
                 if on_batch is not None:
                     on_batch(self.stats)
         finally:
             self.close()
         return self.stats
+
+    def _commit(self) -> None:
+        """Commit what is in ClickHouse; a broker restart is not a reason to die.
+
+        While the group coordinator moves (broker restart, leader election) a commit fails
+        with a retriable error. The batch is already written, and the next commit covers
+        its offsets (commits are cumulative); were the sink to stop first, the replay is
+        idempotent. So a retriable failure is counted and skipped (found by the broker
+        restart fault test, tests/fault/test_pipeline_faults.py).
+        """
+        from confluent_kafka import KafkaException
+
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if error is None or not (error.retriable() or error.code() in _COORDINATOR_MOVING):
+                raise
+            self.stats.skipped_commits += 1
 
     def close(self) -> None:
         """Leave the group and close the connection."""
