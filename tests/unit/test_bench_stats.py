@@ -11,6 +11,7 @@ from vigie.bench.load import shifted, time_fields
 from vigie.bench.stats import (
     Version,
     active_rate,
+    capacity,
     flatness,
     percentile,
     sustained_rate,
@@ -67,11 +68,28 @@ def test_flatness_tells_flat_from_growing() -> None:
         flatness(flat[:5])
 
 
+def test_capacity_is_the_median_of_saturated_phases() -> None:
+    phases = [
+        {"sustained_per_s": 990, "saturated": False},
+        {"sustained_per_s": 400, "saturated": True},
+        {"sustained_per_s": 900, "saturated": True},
+        {"sustained_per_s": 380, "saturated": True},
+    ]
+    assert capacity(phases) == 400
+    assert capacity(phases[:1]) == 990  # kept up with everything: a lower bound
+    assert capacity([]) is None
+
+
 def test_verdicts_read_the_report() -> None:
     report = {
         "pipeline": [
             {"offered_rate": 5000, "sustained_per_s": 4000, "latency_s": {"p99": 2.0}},
-            {"offered_rate": 20000, "sustained_per_s": 11000, "latency_s": {"p99": 9.0}},
+            {
+                "offered_rate": 20000,
+                "sustained_per_s": 11000,
+                "latency_s": {"p99": 9.0},
+                "saturated": True,
+            },
         ],
         "ratio": 0.6,
         "soak": {"rss": {"growth_ratio": 1.02}},

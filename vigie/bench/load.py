@@ -23,9 +23,11 @@ from connectors.base import to_avro
 from connectors.feeds import RAW_SCHEMAS, raw_topic
 from vigie.config import Settings
 from vigie.core.events import Source
-from vigie.core.normalize import event_id_for
+from vigie.core.geo import CityGeometry
+from vigie.core.normalize import Normalizer, Rejection, event_id_for
+from vigie.core.rules import rules_for_city
 from vigie.core.serde.catalogue import SchemaCatalogue
-from vigie.core.serde.codec import AvroSerializer
+from vigie.core.serde.codec import AvroDeserializer, AvroSerializer
 from vigie.sim.city import load_city
 from vigie.sim.connect import parse_output
 from vigie.sim.files import FileSink
@@ -92,6 +94,7 @@ class Offer:
     feed: str = ""
     base_id: str = ""  # the record id before the loop suffix: the same in every loop
     at: int = 0  # city time the agency published it, shifted like the event times
+    event_time: int | None = None  # the Kafka timestamp, as the connectors stamp it
 
 
 class CityLoad:
@@ -118,6 +121,10 @@ class CityLoad:
         self.max_loops = days_back * DAY_MS // self.span_ms - 1
         catalogue = SchemaCatalogue.load(settings.schemas_dir / "avro")
         self.serializer = AvroSerializer(catalogue)
+        self.deserializer = AvroDeserializer(catalogue)
+        self.normalizer = Normalizer(
+            CityGeometry.load(settings.city_dir), rules_for_city(settings.city_dir)
+        )
         schemas_dir = settings.schemas_dir / "avro" / "raw"
         self.fields = {
             feed: time_fields(json.loads((schemas_dir / f"{feed}.avsc").read_text()))
@@ -160,7 +167,15 @@ class CityLoad:
             value = self.serializer.serialize(RAW_SCHEMAS[base.feed], record, topic=base.topic)
             event_id = event_id_for(Source(base.feed), record_id)
             at = base.publish_time + by
-            yield Offer(base.topic, base.key, value, event_id, base.feed, base_id, at)
+            yield Offer(
+                base.topic, base.key, value, event_id, base.feed, base_id, at, self._time(value)
+            )
+
+    def _time(self, value: bytes) -> int | None:
+        """The event time normalise will give the record (the job's own decode path)."""
+        decoded = self.deserializer.deserialize(value)
+        result = self.normalizer.normalize(decoded.schema_name, decoded.record)
+        return None if isinstance(result, Rejection) else result.event_time
 
     def take(self, count: int, first_loop: int) -> tuple[list[Offer], int]:
         """``count`` encoded offers from ``first_loop`` on, and the next unused loop."""

@@ -22,6 +22,7 @@ from typing import Any
 from vigie.bench.load import CityLoad, Offer
 from vigie.bench.stats import Version, active_rate, percentile, sustained_rate, update_latencies
 from vigie.config import Settings
+from vigie.core.events import Source
 from vigie.flink.checkpoints import latest_checkpoint
 from vigie.stack.process import ManagedProcess
 
@@ -29,6 +30,35 @@ EVENTS = "events.normalized"
 INCIDENTS = "incidents"
 SINK_GROUP = "vigie-sink"
 Say = Callable[[str], None]
+
+
+RAW_TOPICS = tuple(f"raw.{s.value}" for s in Source)
+
+
+def start_group_at_end(settings: Settings, group: str, topics: tuple[str, ...]) -> None:
+    """Commit the topics' current ends for a new consumer group: its job reads what follows.
+
+    (Raw records are stamped with their event time, so a start by timestamp would not do.)
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(timeout=10)
+        ends = []
+        for topic in topics:
+            for p in meta.topics[topic].partitions:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                ends.append(TopicPartition(topic, p, high))
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
 
 
 def group_rss_bytes(pgid: int) -> int:
@@ -194,7 +224,8 @@ def offer(
         offered_at[item.event_id] = time.time()
         while True:
             try:
-                producer.produce(item.topic, item.value, item.key)
+                # Stamped with the event time, as the connectors stamp raw records.
+                producer.produce(item.topic, item.value, item.key, timestamp=item.event_time or 0)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -231,9 +262,10 @@ class JobRun:
         self.proc.stop()
         out = INCIDENTS if self.kind == "pipeline" else "bench.passthrough"
         self.watch = OutputWatch(self.settings, (EVENTS, out), self.kind == "pipeline")
+        prefix = f"vigie-bench-{self.kind}-{stamp}"
+        start_group_at_end(self.settings, f"{prefix}-normalize", RAW_TOPICS)
         env = {
-            "VIGIE_JOB_GROUP_PREFIX": f"vigie-bench-{self.kind}-{stamp}",
-            "VIGIE_JOB_START_MS": stamp,
+            "VIGIE_JOB_GROUP_PREFIX": prefix,
             "VIGIE_FLINK_CHECKPOINT_DIR": str(self.ckpt),
             "FLINK_LOG_DIR": str(self.home / "logs"),
         }
@@ -299,6 +331,7 @@ class JobRun:
                 "sink": round(max((r[2] for r in samples), default=0) / 2**20),
             },
             "sink_rows_per_s": round(sink_rows),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "state_bytes": self.state_bytes(),
         }
 
@@ -357,7 +390,7 @@ def run_rates(
     say: Say,
     sink_pgid: int | None,
     saturated_seconds: float = 3.0,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], int]:
     """One job through every rate (after a warm-up); the same records for both jobs."""
     from vigie.kafka.clients import make_producer
 
@@ -385,7 +418,7 @@ def run_rates(
                 # Past its capacity the job only builds a backlog: shorter offers measure the
                 # same capacity and latency growth without minutes of draining.
                 span = min(span, saturated_seconds)
-        return out
+        return out, loop
     finally:
         job.stop()
 
@@ -398,8 +431,13 @@ def run_soak(
     home: Path,
     say: Say,
     sink_pgid: int | None,
+    first_loop: int,
 ) -> dict[str, Any]:
     """The pipeline at a moderate rate for ``minutes``: memory and state over time."""
+    needed = rate * minutes * 60 / len(load.records) + 2
+    if first_loop + needed > load.max_loops:
+        msg = f"a {minutes} min soak at {rate}/s needs more city loops than the scenario allows"
+        raise ValueError(msg)
     from vigie.bench.stats import flatness
     from vigie.kafka.clients import make_producer
 
@@ -412,7 +450,7 @@ def run_soak(
         say(f"soak: {rate}/s for {minutes} min")
 
         def stream() -> Iterable[Offer]:
-            k = 300  # past the loops the rate phases used
+            k = first_loop  # past the loops the rate phases used
             while True:
                 yield from load.offers(k)
                 k += 1

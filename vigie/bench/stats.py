@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -57,6 +59,18 @@ def sustained_rate(offered: int, first_offer: float, last_output: float) -> floa
     if offered <= 0 or span <= 0:
         return 0.0
     return offered / span
+
+
+def capacity(phases: Sequence[Mapping[str, Any]]) -> float | None:
+    """A job's throughput capacity: the median sustained rate of the phases it could not
+    keep up with (each measures the same ceiling), or, if it kept up with every offered
+    rate, the highest one (then only a lower bound)."""
+    if not phases:
+        return None
+    saturated = [float(p["sustained_per_s"]) for p in phases if p.get("saturated")]
+    if saturated:
+        return statistics.median(saturated)
+    return max(float(p["sustained_per_s"]) for p in phases)
 
 
 def active_rate(samples: Sequence[tuple[float, int]]) -> float:
@@ -120,7 +134,7 @@ def verdicts(report: Mapping[str, object], targets: Targets = Targets()) -> dict
     """Which targets a report meets (None: not measured in this run)."""
     phases = report.get("pipeline", [])
     assert isinstance(phases, list)
-    best = max((float(p["sustained_per_s"]) for p in phases), default=None)
+    best = capacity(phases)
     rate, limit = targets.p99_s_at
     at = [p for p in phases if int(p["offered_rate"]) == rate]
     p99 = at[0]["latency_s"]["p99"] if at else None
