@@ -20,6 +20,7 @@ from confluent_kafka import Producer
 from connectors.base import RawRecord, Rejection, to_avro
 from connectors.feeds import RAW_SCHEMAS, dlq_topic, raw_topic
 from vigie.config import Settings
+from vigie.core.normalize import event_time_of
 from vigie.core.serde import AvroSerializer, SchemaCatalogue
 from vigie.errors import VigieError
 from vigie.kafka.clients import make_producer
@@ -82,8 +83,11 @@ class KafkaSink:
 
     def record(self, feed: str, record: RawRecord) -> None:
         """Encode and queue one raw record, keyed as the record says."""
-        value = self._serializer.serialize(self.schema, to_avro(record), topic=self.topic)
-        self._produce(self.topic, value, record.kafka_key().encode())
+        fields = to_avro(record)
+        value = self._serializer.serialize(self.schema, fields, topic=self.topic)
+        # The Kafka timestamp is the event time: Flink tracks event time per partition.
+        stamp = event_time_of(self.schema, fields)
+        self._produce(self.topic, value, record.kafka_key().encode(), stamp)
 
     def reject(self, feed: str, rejection: Rejection) -> None:
         """Queue one dead letter: original bytes as value, reason and position in headers."""
@@ -107,10 +111,16 @@ class KafkaSink:
             extra_headers=extra,
         )
 
-    def _produce(self, topic: str, value: bytes, key: bytes) -> None:
+    def _produce(self, topic: str, value: bytes, key: bytes, timestamp: int | None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    on_delivery=self._delivered,
+                    timestamp=timestamp or 0,  # 0: librdkafka stamps the current time
+                )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self._producer.poll(0.5)

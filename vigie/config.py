@@ -116,22 +116,21 @@ class Settings(BaseSettings):
     dedupe_window_s: int = Field(3600, ge=0, description="how long normalise remembers ids")
     watermark_delay_s: dict[str, int] = Field(
         default_factory=lambda: {
-            "police": 300,
-            "fire": 120,
-            "camera": 30,
-            "transport": 60,
-            "weather": 900,
+            # Measured on the simulated city (p99 of how far a record's event time lies
+            # behind the newest one already read from its feed): CAD exports list calls
+            # by dispatch, up to ~30 min after the call; cameras and GTFS-RT are near
+            # real time; weather observations come every 30 min.
+            "police": 1800,
+            "fire": 900,
+            "camera": 120,
+            "transport": 120,
+            "weather": 1800,
             "permits": 3600,
         },
         description="bounded out-of-orderness per feed (JSON in VIGIE_WATERMARK_DELAY_S)",
     )
     idle_after_s: int = Field(30, ge=1, description="a quiet feed stops holding back time")
     job_group_prefix: str = Field("vigie", description="Kafka consumer group prefix of jobs")
-    job_start_ms: int | None = Field(
-        None,
-        description="read raw topics from this instant (epoch ms) instead of the group's "
-        "committed offsets; `vigie run` sets it so a run reads only its own records",
-    )
 
     # Schema registry: empty means Avro single-object encoding resolved against schemas/.
     schema_registry_url: str | None = None

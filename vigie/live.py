@@ -215,10 +215,33 @@ class LiveRun:
 
     def _run_env(self) -> dict[str, str]:
         """A job of this run reads only this run's records, under its own group."""
-        return {
-            "VIGIE_JOB_GROUP_PREFIX": self.group_prefix,
-            "VIGIE_JOB_START_MS": str(self.started_ms),
-        }
+        return {"VIGIE_JOB_GROUP_PREFIX": self.group_prefix}
+
+    def _start_group_at_end(self, group: str, topics: tuple[str, ...]) -> None:
+        """Commit the topics' current ends for a new group: its job reads what comes next.
+
+        (Record timestamps are event times, so a start by timestamp would not do.)
+        """
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": group,
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            meta = consumer.list_topics(timeout=10)
+            ends = [
+                TopicPartition(t, p, _high_watermark(consumer, TopicPartition(t, p)))
+                for t in topics
+                if t in meta.topics
+                for p in meta.topics[t].partitions
+            ]
+            consumer.commit(offsets=ends, asynchronous=False)
+        finally:
+            consumer.close()
 
     def _spawn(
         self, name: str, argv: list[str], env: dict[str, str] | None = None
@@ -247,6 +270,7 @@ class LiveRun:
 
             shutil.rmtree(out)
         out.mkdir(parents=True)
+        self._start_group_at_end(f"{self.group_prefix}-normalize", RAW)
         self._spawn("pipeline", [python, "-m", "jobs.pipeline"], env=self._run_env())
         self._spawn("sink", [*vigie, "sink", "--quiet", "--no-metrics"])
         for feed in FEEDS:

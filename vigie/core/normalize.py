@@ -29,6 +29,7 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f0d3a4e-5b1c-4c1e-9a57-0e7c1b6a9d21")
 #: An event time more than this far after ingest is a broken clock, not a prophecy.
 MAX_FUTURE_MS = 15 * 60 * 1000
 
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why a raw record did not become an event (the DLQ carries it with the bytes)."""
@@ -231,6 +232,21 @@ FEEDS: dict[str, tuple[Source, Callable[[Mapping[str, Any]], _Reading]]] = {
 }
 
 
+def event_time_of(schema_name: str, record: Mapping[str, Any]) -> int | None:
+    """The event time a raw record will have, for the Kafka record timestamp.
+
+    Producers stamp raw records with it, so Flink's Kafka source can track event time
+    per partition without decoding (None: the record is unusable; the job will say why).
+    """
+    feed = FEEDS.get(schema_name)
+    if feed is None:
+        return None
+    try:
+        return feed[1](record).event_time
+    except (KeyError, TypeError, ValueError, SerdeError):
+        return None
+
+
 class Normalizer:
     """Turns decoded raw records into events for one city and one rules file."""
 
@@ -238,9 +254,7 @@ class Normalizer:
         self.geometry = geometry
         self.rules = rules
 
-    def normalize(
-        self, schema_name: str, record: Mapping[str, Any]
-    ) -> NormalizedEvent | Rejection:
+    def normalize(self, schema_name: str, record: Mapping[str, Any]) -> NormalizedEvent | Rejection:
         """One raw record → one event, or the reason it cannot be one."""
         feed = FEEDS.get(schema_name)
         if feed is None:

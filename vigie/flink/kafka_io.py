@@ -42,10 +42,7 @@ def bytes_source(settings: Settings, topic: str, group_id: str) -> KafkaSource:
     committed on each checkpoint, say where to resume (a restart from a checkpoint uses the
     checkpoint's own offsets instead).
     """
-    if settings.job_start_ms is not None:
-        start = KafkaOffsetsInitializer.timestamp(settings.job_start_ms)
-    else:
-        start = KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
+    start = KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
     return (
         KafkaSource.builder()
         .set_bootstrap_servers(settings.bootstrap_servers)

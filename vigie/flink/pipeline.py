@@ -44,21 +44,30 @@ def _watermarks(settings: Settings, delay_s: int) -> WatermarkStrategy:
     )
 
 
+def _source_watermarks(settings: Settings, delay_s: int) -> WatermarkStrategy:
+    return WatermarkStrategy.for_bounded_out_of_orderness(
+        Duration.of_seconds(delay_s)
+    ).with_idleness(Duration.of_seconds(settings.idle_after_s))
+
+
 def normalize(env: StreamExecutionEnvironment, settings: Settings, sinks: KafkaSinks) -> DataStream:
     """raw.<feed> → deduplicated events (returned) + ``events.normalized`` + ``dlq.<feed>``."""
     group = f"{settings.job_group_prefix}-normalize"
     per_feed: list[DataStream] = []
     for source in Source:
         topic = f"raw.{source.value}"
+        delay = settings.watermark_delay_s.get(source.value, 300)
+        # Watermarks in the source, per partition, from the Kafka timestamp (the connectors
+        # stamp the event time): a partition read ahead of another cannot make the
+        # other's records late, and no Python runs to find the time.
         raw = env.from_source(
-            bytes_source(settings, topic, group), WatermarkStrategy.no_watermarks(), topic
+            bytes_source(settings, topic, group), _source_watermarks(settings, delay), topic
         ).name(f"read {topic}")
         normalised = raw.process(
             NormalizeRecords(settings, topic), output_type=Types.PICKLED_BYTE_ARRAY()
         ).name(f"normalise {source.value}")
         sinks.add(normalised.get_side_output(DLQ), f"dlq.{source.value}")
-        delay = settings.watermark_delay_s.get(source.value, 300)
-        per_feed.append(normalised.assign_timestamps_and_watermarks(_watermarks(settings, delay)))
+        per_feed.append(normalised)
     events = per_feed[0].union(*per_feed[1:])
     unique = (
         events.key_by(lambda e: e.event_id, key_type=Types.STRING())

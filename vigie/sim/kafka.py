@@ -31,6 +31,7 @@ from connectors.base import to_avro
 from connectors.feeds import RAW_SCHEMAS
 from connectors.feeds import raw_topic as connector_topic
 from vigie.config import Settings
+from vigie.core.normalize import event_time_of
 from vigie.core.serde.catalogue import SchemaCatalogue
 from vigie.core.serde.codec import AvroSerializer
 from vigie.sim.connect import parse_output
@@ -50,6 +51,7 @@ class Encoded:
     value: bytes
     publish_time: int
     id_end: int  # offset just past the record id in ``value`` (0: no loop suffix)
+    event_time: int | None = None  # the Kafka timestamp, as the connectors stamp it
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,21 @@ def prepare(
             raw = replace(raw, record_id=f"{raw.record_id}~{0:0{LOOP_SUFFIX_WIDTH}d}")
         schema = RAW_SCHEMAS[p.feed]
         topic = raw_topic(p.feed, topic_prefix)
-        value = serializer.serialize(schema, to_avro(raw), topic=topic)
+        fields = to_avro(raw)
+        value = serializer.serialize(schema, fields, topic=topic)
         id_bytes = len(raw.record_id.encode("utf-8"))
         id_end = header_size + _varint_len(id_bytes) + id_bytes if loop_suffix else 0
         sim = placed[(p.result.source_uri, p.result.source_index)]
-        encoded.append(Encoded(topic, raw.kafka_key().encode(), value, sim.publish_time, id_end))
+        encoded.append(
+            Encoded(
+                topic,
+                raw.kafka_key().encode(),
+                value,
+                sim.publish_time,
+                id_end,
+                event_time_of(schema, fields),
+            )
+        )
     encoded.sort(key=lambda e: e.publish_time)  # stable: file order within a feed
     seconds["encode"] = time.perf_counter() - t2
     return Prepared(tuple(encoded), rejected, seconds)
@@ -177,7 +189,13 @@ def offer(
             value = with_loop(rec, loop)
             while True:
                 try:
-                    producer.produce(rec.topic, value, rec.key, on_delivery=delivered)
+                    producer.produce(
+                        rec.topic,
+                        value,
+                        rec.key,
+                        on_delivery=delivered,
+                        timestamp=rec.event_time or 0,
+                    )
                     break
                 except BufferError:  # local queue full: let librdkafka drain it
                     producer.poll(0.05)
