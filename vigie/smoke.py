@@ -53,7 +53,7 @@ def _clickhouse(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def prepare(settings: Settings) -> None:
-    """Create the smoke topic and table when missing."""
+    """Create the smoke topic when missing."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
@@ -65,13 +65,7 @@ def prepare(settings: Settings) -> None:
             except Exception as exc:  # TOPIC_ALREADY_EXISTS in a race is fine
                 if "already exists" not in str(exc).lower():
                     raise
-    client = _clickhouse(settings)
-    client.execute(f"CREATE DATABASE IF NOT EXISTS {settings.clickhouse_database}")
-    client.execute(
-        f"CREATE TABLE IF NOT EXISTS {_table(settings)} ("
-        " run_id String, reading_id Int64, sensor String, at DateTime, value Float64"
-        ") ENGINE = MergeTree() PARTITION BY toYYYYMM(at) ORDER BY (run_id, reading_id)"
-    )
+    # The table comes from migration 0005 (`vigie stack up` migrates).
 
 
 def produce(settings: Settings, run_id: str, count: int) -> int:
