@@ -186,8 +186,12 @@ class FuseCell(KeyedProcessFunction):
             MapStateDescriptor("published", Types.STRING(), pickled)
         )
         self.clock = runtime_context.get_state(ValueStateDescriptor("clock", pickled))
-        self.timer_step = 60_000
+        self.timer_step = 300_000
         self.engines: dict[str, FusionEngine] = {}
+        # What this cell's MapStates hold, mirrored here: sweeping them after a timer is a
+        # set difference, not a walk over every entry through the state backend.
+        self.stored: dict[str, set[str]] = {}
+        self.stored_published: dict[str, set[str]] = {}
 
     def _engine(self, cell: str) -> FusionEngine:
         engine = self.engines.get(cell)
@@ -196,20 +200,20 @@ class FuseCell(KeyedProcessFunction):
             clock = self.clock.value()
             if clock is None:
                 engine = FusionEngine(self.rules, owns=owns)
+                self.stored[cell], self.stored_published[cell] = set(), set()
             else:  # restored from a checkpoint
-                engine = FusionEngine.restore(
-                    self.rules,
-                    list(self.events.values()),
-                    dict(self.published.items()),
-                    clock,
-                    owns=owns,
-                )
+                events = list(self.events.values())
+                published = dict(self.published.items())
+                engine = FusionEngine.restore(self.rules, events, published, clock, owns=owns)
+                self.stored[cell] = {e.event_id for e in events}
+                self.stored_published[cell] = set(published)
             self.engines[cell] = engine
         return engine
 
-    def _record(self, engine: FusionEngine, out: list[Incident]) -> None:
+    def _record(self, cell: str, engine: FusionEngine, out: list[Incident]) -> None:
         for incident in out:
             self.published.put(incident.incident_id, incident)
+            self.stored_published[cell].add(incident.incident_id)
         self.clock.update(engine.clock)
 
     def _schedule(self, ctx: Any, event_time: int) -> None:
@@ -221,8 +225,10 @@ class FuseCell(KeyedProcessFunction):
         cell, event = value
         engine = self._engine(cell)
         out = engine.on_event(event, ctx.timer_service().current_watermark())
-        self.events.put(event.event_id, event)
-        self._record(engine, out)
+        if event.event_id not in self.stored[cell]:
+            self.events.put(event.event_id, event)
+            self.stored[cell].add(event.event_id)
+        self._record(cell, engine, out)
         self._schedule(ctx, event.event_time)
         yield from out
 
@@ -231,20 +237,23 @@ class FuseCell(KeyedProcessFunction):
         cell = ctx.get_current_key()
         engine = self._engine(cell)
         out = engine.on_watermark(ctx.timer_service().current_watermark())
-        self._record(engine, out)
+        self._record(cell, engine, out)
         held = engine.held_event_ids()
-        for event_id in [k for k in self.events.keys() if k not in held]:  # noqa: SIM118
+        for event_id in self.stored[cell] - held:
             self.events.remove(event_id)
-        live = engine.published()
-        for incident_id in [k for k in self.published.keys() if k not in live]:  # noqa: SIM118
+        self.stored[cell] &= held
+        live = engine.published().keys()
+        for incident_id in self.stored_published[cell] - live:
             self.published.remove(incident_id)
+        self.stored_published[cell] &= live
         if held:
             self._schedule(ctx, timestamp)
         else:
             self.events.clear()
             self.published.clear()
             self.clock.clear()
-            self.engines.pop(cell, None)
+            for known in (self.engines, self.stored, self.stored_published):
+                known.pop(cell, None)
         yield from out
 
 
