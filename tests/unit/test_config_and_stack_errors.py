@@ -16,6 +16,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_two_services_on_one_port_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIE_KAFKA_PORT", "19092")
     monkeypatch.setenv("VIGIE_CLICKHOUSE_PORT", "19092")
     load_settings.cache_clear()
     try:

@@ -78,7 +78,10 @@ class FakeProducer:
         self.sent: list[tuple[str, bytes]] = []
         self.refusals = 0
 
-    def produce(self, topic: str, value: bytes, key: bytes, on_delivery: Any) -> None:
+    def produce(
+        self, topic: str, value: bytes, key: bytes, on_delivery: Any, timestamp: int = 0
+    ) -> None:
+        assert timestamp > 0, "raw records carry their event time as the Kafka timestamp"
         if len(self.queue) >= self.capacity:
             self.refusals += 1
             raise BufferError
