@@ -119,8 +119,15 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
         return False
 
 
-def require_free_port(host: str, port: int, setting: str) -> None:
-    """Refuse to start on a port another program holds, naming the setting to change."""
+def require_free_port(host: str, port: int, setting: str, grace_s: float = 20.0) -> None:
+    """Refuse to start on a port another program holds, naming the setting to change.
+
+    A service of ours that just died may hold its port for a few seconds while the kernel
+    tears it down, so the port gets ``grace_s`` to come free first.
+    """
+    deadline = time.monotonic() + grace_s
+    while port_open(host, port) and time.monotonic() < deadline:
+        time.sleep(0.5)
     if port_open(host, port):
         msg = (
             f"port {port} on {host} is taken by another program; stop it or choose "
