@@ -7,6 +7,7 @@
 -- Placeholders: {{ts}} is DateTime64(3, 'UTC') on current servers, DateTime('UTC') on 18.16;
 -- {{lc}} is LowCardinality(String) where supported, String otherwise.
 
+-- cluster: shard by cityHash64(event_id)
 CREATE TABLE IF NOT EXISTS {{db}}.events
 (
     event_id String,
@@ -33,6 +34,7 @@ ENGINE = ReplacingMergeTree()
 PARTITION BY (data_class, toYYYYMMDD(event_time))
 ORDER BY (source, event_time, event_id);
 
+-- cluster: shard by cityHash64(event_id)
 CREATE TABLE IF NOT EXISTS {{private_db}}.event_personal
 (
     event_id String,

@@ -5,6 +5,7 @@
 -- data_class is 'camera' while an incident's only sources are cameras, 'incident' once an
 -- agency corroborates it: camera-only incidents expire with the camera data.
 
+-- cluster: shard by cityHash64(incident_id)
 CREATE TABLE IF NOT EXISTS {{db}}.incidents
 (
     incident_id String,
@@ -40,6 +41,7 @@ ORDER BY incident_id;
 -- rewrites its links, so the latest version of a link is the incident's current one; the
 -- pair is stored in a fixed order (event_a < event_b) so it is one key whatever the order
 -- fusion reported it in.
+-- cluster: shard by cityHash64(incident_id)
 CREATE TABLE IF NOT EXISTS {{db}}.incident_links
 (
     incident_id String,
@@ -59,6 +61,7 @@ ORDER BY (incident_id, event_a, event_b);
 -- Operator actions from the command center (ack, assign, release). ack_id is chosen by the
 -- client, so a replayed action is one row. Who did it (operator, assignee, note) is personal
 -- and lives in {{private_db}}.ack_people.
+-- cluster: shard by cityHash64(incident_id)
 CREATE TABLE IF NOT EXISTS {{db}}.incident_acks
 (
     ack_id String,
@@ -70,6 +73,7 @@ ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(at)
 ORDER BY (incident_id, at, ack_id);
 
+-- cluster: shard by cityHash64(incident_id)
 CREATE TABLE IF NOT EXISTS {{private_db}}.ack_people
 (
     ack_id String,

@@ -2,6 +2,7 @@
 -- rather than rows, so a replayed insert adds nothing: the rollups are idempotent like the
 -- tables they summarise. Read them with uniqExactMerge, or through the views of 0004.
 
+-- cluster: shard by rand()
 CREATE TABLE IF NOT EXISTS {{db}}.events_hourly
 (
     hour DateTime('UTC'),
@@ -26,6 +27,7 @@ GROUP BY hour, sector, source, kind;
 
 -- Incidents as first reported (version 1): sector, category and severity can change in later
 -- versions; the exact current picture is a query on incidents_latest.
+-- cluster: shard by rand()
 CREATE TABLE IF NOT EXISTS {{db}}.incidents_hourly
 (
     hour DateTime('UTC'),

@@ -3,14 +3,17 @@
 -- (18.16 checks a view's underlying database against the user's allowed databases, so a
 -- view cannot hide a column there: personal fields are kept in {{private_db}} instead).
 
+-- cluster: view per shard
 CREATE VIEW IF NOT EXISTS {{db}}.incidents_latest
 AS SELECT * FROM {{db}}.incidents FINAL;
 
+-- cluster: view per shard
 CREATE VIEW IF NOT EXISTS {{db}}.incident_evidence
 AS SELECT incident_id, version, event_a, event_b, rule, distance_m, time_gap_ms, created_at
 FROM {{db}}.incident_links FINAL
 WHERE (incident_id, version) IN (SELECT incident_id, version FROM {{db}}.incidents FINAL);
 
+-- cluster: view per shard
 CREATE VIEW IF NOT EXISTS {{db}}.incident_status
 AS SELECT
     incident_id,

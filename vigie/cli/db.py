@@ -4,7 +4,9 @@
 date, a refusal on a schema it does not recognise), sets TTLs from the retention config
 where the server has TTL, and creates the writer and analyst users where it has SQL access
 control. ``retention`` drops what the retention config says has expired and reports it.
-Each takes ``--chdb DIR`` to work on a chdb data folder instead of the server.
+Each takes ``--chdb DIR`` to work on a chdb data folder instead of the server. With
+``VIGIE_CLICKHOUSE_CLUSTER`` set, each works on that cluster from the server it connects to
+(replicated tables ON CLUSTER behind Distributed ones, see :mod:`vigie.store.cluster`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from vigie.config import Settings, load_settings
 from vigie.errors import VigieError
+from vigie.store.cluster import ClusterLayout
 from vigie.store.engine import Capabilities, ChdbExecutor, Executor, connect
 from vigie.store.retention import RetentionPolicy, apply_retention, sync_ttls
 from vigie.store.roles import apply_roles
@@ -33,8 +36,17 @@ def _executor(settings: Settings, chdb_dir: Path | None) -> Executor:
     return ChdbExecutor(chdb_dir) if chdb_dir is not None else connect(settings, "admin")
 
 
+def _layout(settings: Settings, chdb_dir: Path | None) -> ClusterLayout | None:
+    layout = ClusterLayout.from_settings(settings)
+    if layout is not None and chdb_dir is not None:
+        msg = "--chdb is one in-process engine, not a cluster: unset VIGIE_CLICKHOUSE_CLUSTER"
+        raise VigieError(msg)
+    return layout
+
+
 def _migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
+    layout = _layout(settings, args.chdb)
     executor = _executor(settings, args.chdb)
     try:
         capabilities = Capabilities.of(executor.version())
@@ -44,13 +56,14 @@ def _migrate(args: argparse.Namespace) -> int:
             databases,
             load_migrations(migrations_dir(settings)),
             capabilities=capabilities,
+            layout=layout,
         )
         for line in report.lines():
             print(line)
         policy = RetentionPolicy.from_settings(settings)
-        for action in sync_ttls(executor, databases, policy, capabilities):
+        for action in sync_ttls(executor, databases, policy, capabilities, layout):
             print(f"  {action.line()}")
-        for line in apply_roles(executor, settings, capabilities):
+        for line in apply_roles(executor, settings, capabilities, layout):
             print(line)
     finally:
         executor.close()
@@ -59,6 +72,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     settings = load_settings()
+    layout = _layout(settings, args.chdb)
     executor = _executor(settings, args.chdb)
     try:
         capabilities = Capabilities.of(executor.version())
@@ -74,13 +88,14 @@ def _status(args: argparse.Namespace) -> int:
             f"features   {', '.join(features) or 'none of TTL, LowCardinality, DateTime64, RBAC'}"
         )
         try:
-            check_recognised(executor, databases, migrations, capabilities)
+            check_recognised(executor, databases, migrations, capabilities, layout)
             recognised = "recognised"
         except SchemaError as exc:
             recognised = f"NOT RECOGNISED: {exc}"
         applied = applied_migrations(executor, databases)
         pending = [m for m in migrations if m.version not in applied]
-        print(f"schema     {databases.main} + {databases.private}: {recognised}")
+        mode = "" if layout is None else f" (cluster {layout.cluster})"
+        print(f"schema     {databases.main} + {databases.private}{mode}: {recognised}")
         print(f"migrations {len(applied)} applied, {len(pending)} pending")
         for migration in pending:
             print(f"  pending  {migration.version:04d}_{migration.name}")
@@ -112,10 +127,15 @@ def _status(args: argparse.Namespace) -> int:
 def _retention(args: argparse.Namespace) -> int:
     settings = load_settings()
     policy = RetentionPolicy.from_settings(settings)
+    layout = _layout(settings, args.chdb)
     executor = _executor(settings, args.chdb)
     try:
         actions = apply_retention(
-            executor, Databases.from_settings(settings), policy, dry_run=args.dry_run
+            executor,
+            Databases.from_settings(settings),
+            policy,
+            dry_run=args.dry_run,
+            layout=layout,
         )
     finally:
         executor.close()

@@ -55,6 +55,7 @@ class LocalStack:
 
     def _declare(self, progress: Progress) -> None:
         from vigie.kafka.topics import apply_topics
+        from vigie.store.cluster import ClusterLayout
         from vigie.store.engine import connect
         from vigie.store.schema import Databases, load_migrations, migrate, migrations_dir
 
@@ -67,6 +68,7 @@ class LocalStack:
                 executor,
                 Databases.from_settings(self.settings),
                 load_migrations(migrations_dir(self.settings)),
+                layout=ClusterLayout.from_settings(self.settings),
             )
         finally:
             executor.close()

@@ -224,6 +224,7 @@ class NativeExecutor:
         max_backoff_s: float = 3.0,
         connect_timeout_s: float = 3.0,
         sleep: Callable[[float], None] = time.sleep,
+        query_settings: Mapping[str, Any] | None = None,
     ) -> None:
         from clickhouse_driver import Client
 
@@ -240,7 +241,7 @@ class NativeExecutor:
             database=database,
             connect_timeout=connect_timeout_s,
             send_receive_timeout=300,
-            settings={"strings_as_bytes": False},
+            settings={"strings_as_bytes": False, **(query_settings or {})},
         )
         self._version: ServerVersion | None = None
 
@@ -511,11 +512,22 @@ def connect(
 
     The writer and analyst start in Vigie's main database (on 18.16 they may not even open
     ``default``); the administrator starts in ``default``, since it creates the databases.
+
+    In cluster mode (``VIGIE_CLICKHOUSE_CLUSTER``) the administrator's and the writer's
+    inserts into Distributed tables are synchronous (``insert_distributed_sync``): an
+    INSERT returns once every shard's replicated table has the rows, not when they are
+    queued on the node that took them. The sink commits Kafka offsets after an insert, so
+    a node lost with its queue cannot take rows the sink has already committed past; and a
+    read after a write sees it. The analyst only reads (and, read-only on 18.16, may not
+    change a setting at all).
     """
     user, password = credentials(settings, role)
     if database is None:
         main = identifier(settings.clickhouse_database, "VIGIE_CLICKHOUSE_DATABASE")
         database = "default" if role == "admin" else main
+    query_settings = (
+        {"insert_distributed_sync": 1} if settings.clickhouse_cluster and role != "analyst" else {}
+    )
     return NativeExecutor(
         settings.clickhouse_address,
         settings.clickhouse_port,
@@ -524,4 +536,5 @@ def connect(
         database,
         attempts=attempts,
         sleep=sleep,
+        query_settings=query_settings,
     )

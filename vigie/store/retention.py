@@ -20,6 +20,11 @@ possible row is. Incidents are partitioned by month of creation (all versions of
 incident must share a partition), so their camera-class rows are deleted row by row
 (``ALTER TABLE ... DELETE``, a mutation 18.16 has too). Where the server supports TTL, the
 same policy is also set as each table's TTL so expiry does not wait for the next run.
+
+In cluster mode (:mod:`vigie.store.cluster`) the rows live in the replicated ``<table>_local``
+tables: partitions are listed on every shard (``cluster(...)`` over ``system.parts``), and
+drops, deletes and TTLs are ALTERs of the local tables ``ON CLUSTER``; rows are counted
+through the Distributed tables.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from enum import StrEnum
 
 from vigie.config import CAMERA_RETENTION_MAX_DAYS, Settings
 from vigie.errors import VigieError
+from vigie.store.cluster import ClusterLayout
 from vigie.store.engine import Capabilities, Executor
 from vigie.store.schema import Databases
 
@@ -177,6 +183,7 @@ def apply_retention(
     now: datetime | None = None,
     dry_run: bool = False,
     capabilities: Capabilities | None = None,
+    layout: ClusterLayout | None = None,
 ) -> list[Action]:
     """Expire data by ``policy`` as of ``now``; on a dry run only report what would go."""
     now = now or datetime.now(UTC)
@@ -192,16 +199,16 @@ def apply_retention(
             {"m": databases.main, "p": databases.private},
         ).rows
     }
+    target = _Target(layout)
     for rule in RULES:
-        if rule.table not in present:
+        if target.physical(rule.table) not in present:
             continue
         database = databases.private if rule.private else databases.main
-        table = f"{database}.{rule.table}"
         parts = executor.query(
-            "SELECT partition, sum(rows) FROM system.parts"
+            f"SELECT partition, sum(rows) FROM {target.parts}"
             " WHERE active AND database = %(db)s AND table = %(t)s"
             " GROUP BY partition ORDER BY partition",
-            {"db": database, "t": rule.table},
+            {"db": database, "t": target.physical(rule.table)},
         ).rows
         for partition, rows in parts:
             span = _span(str(partition), rule.by_day)
@@ -231,27 +238,54 @@ def apply_retention(
                         if rule.by_day
                         else int(start.strftime("%Y%m"))
                     )
-                    executor.command(f"ALTER TABLE {table} DROP PARTITION %(p)s", {"p": value})
+                    executor.command(
+                        f"{target.alter(database, rule.table)} DROP PARTITION %(p)s", {"p": value}
+                    )
                 actions.append(
                     Action(
                         rule.table, "drop partition", str(partition), label, int(rows), not dry_run
                     )
                 )
         if rule.class_column and not rule.by_day and DataClass.CAMERA in rule.classes:
-            actions += _delete_camera_rows(executor, table, rule, policy, now, dry_run)
+            actions += _delete_camera_rows(executor, database, rule, policy, now, dry_run, target)
         if capabilities.ttl:
-            actions += _sync_ttl(executor, database, rule, policy, dry_run)
+            actions += _sync_ttl(executor, database, rule, policy, dry_run, target)
     return actions
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where retention reads parts and sends ALTERs: one server, or a cluster's shards."""
+
+    layout: ClusterLayout | None
+
+    def physical(self, table: str) -> str:
+        """The table that holds the rows (``<table>_local`` on a cluster)."""
+        return table if self.layout is None else self.layout.local_name(table)
+
+    @property
+    def parts(self) -> str:
+        """``system.parts`` of this server, or of one replica of every shard."""
+        if self.layout is None:
+            return "system.parts"
+        return f"cluster('{self.layout.cluster}', system, parts)"
+
+    def alter(self, database: str, table: str) -> str:
+        """``ALTER TABLE`` of the rows' table, on every node in cluster mode."""
+        on_cluster = "" if self.layout is None else self.layout.on_cluster
+        return f"ALTER TABLE {database}.{self.physical(table)}{on_cluster}"
 
 
 def _delete_camera_rows(
     executor: Executor,
-    table: str,
+    database: str,
     rule: TableRule,
     policy: RetentionPolicy,
     now: datetime,
     dry_run: bool,
+    target: _Target,
 ) -> list[Action]:
+    table = f"{database}.{rule.table}"  # Distributed on a cluster: counts every shard
     cutoff = int((now - timedelta(days=policy.camera)).timestamp())
     condition = f"data_class = 'camera' AND toUInt32(toDateTime({rule.time_column})) < %(cutoff)s"
     rows = int(
@@ -262,38 +296,50 @@ def _delete_camera_rows(
     if rows == 0:
         return []
     if not dry_run:
-        executor.command(f"ALTER TABLE {table} DELETE WHERE {condition}", {"cutoff": cutoff})
-    target = f"camera rows older than {policy.camera} days"
-    return [Action(rule.table, "delete rows", target, DataClass.CAMERA.value, rows, not dry_run)]
+        executor.command(
+            f"{target.alter(database, rule.table)} DELETE WHERE {condition}", {"cutoff": cutoff}
+        )
+    what = f"camera rows older than {policy.camera} days"
+    return [Action(rule.table, "delete rows", what, DataClass.CAMERA.value, rows, not dry_run)]
 
 
 def _sync_ttl(
-    executor: Executor, database: str, rule: TableRule, policy: RetentionPolicy, dry_run: bool
+    executor: Executor,
+    database: str,
+    rule: TableRule,
+    policy: RetentionPolicy,
+    dry_run: bool,
+    target: _Target,
 ) -> list[Action]:
     expression = rule.ttl_expression(policy)
     current = str(
         executor.query(
             "SELECT engine_full FROM system.tables WHERE database = %(db)s AND name = %(t)s",
-            {"db": database, "t": rule.table},
+            {"db": database, "t": target.physical(rule.table)},
         ).scalar()
         or ""
     )
     if f"TTL {expression}" in current:
         return []
     if not dry_run:
-        executor.command(f"ALTER TABLE {database}.{rule.table} MODIFY TTL {expression}")
+        executor.command(f"{target.alter(database, rule.table)} MODIFY TTL {expression}")
     label = "/".join(c.value for c in rule.classes)
     return [Action(rule.table, "set ttl", expression, label, 0, not dry_run)]
 
 
 def sync_ttls(
-    executor: Executor, databases: Databases, policy: RetentionPolicy, capabilities: Capabilities
+    executor: Executor,
+    databases: Databases,
+    policy: RetentionPolicy,
+    capabilities: Capabilities,
+    layout: ClusterLayout | None = None,
 ) -> list[Action]:
     """Set every table's TTL from the policy (where TTL exists); used by ``db migrate``."""
     if not capabilities.ttl:
         return []
     actions: list[Action] = []
+    target = _Target(layout)
     for rule in RULES:
         database = databases.private if rule.private else databases.main
-        actions += _sync_ttl(executor, database, rule, policy, dry_run=False)
+        actions += _sync_ttl(executor, database, rule, policy, dry_run=False, target=target)
     return actions

@@ -14,7 +14,9 @@ Keeping personal fields in their own database gives the same guarantee on both e
 
 18.16 has no SQL users (``CREATE USER`` came in 20.x): there the users are in ``users.xml``,
 which :func:`render_users_xml` writes for ``vigie stack up``. Current servers get the same
-users and grants through SQL (:func:`rbac_statements`), run by ``vigie db migrate``.
+users and grants through SQL (:func:`rbac_statements`), run by ``vigie db migrate``; in
+cluster mode ``ON CLUSTER``, so that every node knows them, with the passwords' SHA-256
+rather than the passwords, since ON CLUSTER statements wait in ZooKeeper's DDL queue.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from vigie.config import Settings
+from vigie.store.cluster import ClusterLayout
 from vigie.store.engine import Capabilities, Executor, credentials, identifier
 from vigie.store.schema import Databases
 
@@ -147,51 +150,62 @@ class Statement:
     params: dict[str, str] | None = None
 
 
-def rbac_statements(settings: Settings) -> list[Statement]:
+def rbac_statements(settings: Settings, layout: ClusterLayout | None = None) -> list[Statement]:
     """CREATE ROLE/USER and GRANTs giving current servers the same two users.
 
     Re-running is harmless: ``IF NOT EXISTS`` creates, ``ALTER USER`` re-sets the password
     from config, grants are idempotent, and the analyst's role is first stripped of any
-    grant, so a grant added by hand does not survive a migrate.
+    grant, so a grant added by hand does not survive a migrate. With a cluster ``layout``
+    every statement runs on every node.
     """
+    on = "" if layout is None else layout.on_cluster  # after a name: "... role ON CLUSTER c"
+    grant = "GRANT" if layout is None else f"GRANT{layout.on_cluster}"
+    revoke = "REVOKE" if layout is None else f"REVOKE{layout.on_cluster}"
     out: list[Statement] = []
     for spec in user_specs(settings):
         role = spec.role_name
-        out.append(Statement(f"CREATE ROLE IF NOT EXISTS {role}"))
-        out.append(Statement(f"REVOKE ALL ON *.* FROM {role}"))
+        out.append(Statement(f"CREATE ROLE IF NOT EXISTS {role}{on}"))
+        out.append(Statement(f"{revoke} ALL ON *.* FROM {role}"))
         privileges = "SELECT, INSERT" if spec.insert else "SELECT"
-        out += [Statement(f"GRANT {privileges} ON {db}.* TO {role}") for db in spec.databases]
-        password = {"password": spec.password}
-        out.append(
-            Statement(
-                f"CREATE USER IF NOT EXISTS {spec.name} "
-                "IDENTIFIED WITH sha256_password BY %(password)s",
-                password,
-            )
-        )
-        out.append(
-            Statement(
-                f"ALTER USER {spec.name} IDENTIFIED WITH sha256_password BY %(password)s", password
-            )
-        )
-        out.append(Statement(f"GRANT {role} TO {spec.name}"))
-        out.append(Statement(f"SET DEFAULT ROLE {role} TO {spec.name}"))
+        out += [Statement(f"{grant} {privileges} ON {db}.* TO {role}") for db in spec.databases]
+        if layout is None:
+            identified = "IDENTIFIED WITH sha256_password BY %(password)s"
+            password: dict[str, str] | None = {"password": spec.password}
+        else:
+            identified = f"IDENTIFIED WITH sha256_hash BY '{_sha256(spec.password)}'"
+            password = None
+        out.append(Statement(f"CREATE USER IF NOT EXISTS {spec.name}{on} {identified}", password))
+        out.append(Statement(f"ALTER USER {spec.name}{on} {identified}", password))
+        out.append(Statement(f"{grant} {role} TO {spec.name}"))
+        if layout is None:
+            out.append(Statement(f"SET DEFAULT ROLE {role} TO {spec.name}"))
+        else:  # SET DEFAULT ROLE has no ON CLUSTER
+            out.append(Statement(f"ALTER USER {spec.name}{on} DEFAULT ROLE {role}"))
     return out
 
 
-def apply_roles(executor: Executor, settings: Settings, capabilities: Capabilities) -> list[str]:
+def apply_roles(
+    executor: Executor,
+    settings: Settings,
+    capabilities: Capabilities,
+    layout: ClusterLayout | None = None,
+) -> list[str]:
     """Create or refresh the users where SQL access control exists; say what happened."""
     writer, analyst = user_specs(settings)
     if not capabilities.rbac:
+        where = "users.xml (written by `vigie stack up`)"
+        if layout is not None:
+            where = "every node's users.xml"
         return [
             f"users: ClickHouse {capabilities.version} has no SQL users; {writer.name} and "
-            f"{analyst.name} come from users.xml (written by `vigie stack up`)"
+            f"{analyst.name} come from {where}"
         ]
     if executor.kind == "chdb":
         return ["users: chdb runs in-process without users; nothing to create"]
-    for statement in rbac_statements(settings):
+    for statement in rbac_statements(settings, layout):
         executor.command(statement.sql, statement.params)
+    where = "" if layout is None else f" on every node of {layout.cluster}"
     return [
         f"users: {writer.name} (SELECT, INSERT on {', '.join(writer.databases)}) and "
-        f"{analyst.name} (SELECT on {', '.join(analyst.databases)}) are up to date"
+        f"{analyst.name} (SELECT on {', '.join(analyst.databases)}) are up to date{where}"
     ]
