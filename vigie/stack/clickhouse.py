@@ -3,6 +3,12 @@
 Debian installs the binary without starting a service, which suits us: the project writes
 its own ``config.xml``/``users.xml`` under ``<data_dir>/clickhouse`` and runs the server as a
 detached process on loopback, so nothing on the machine's system config changes.
+
+A server can also be one node of a ClickHouse cluster (:class:`ClusterNode`): its
+``config.d/cluster.xml`` then names the cluster's shards and replicas (``remote_servers``),
+this node's ``{shard}``/``{replica}`` macros, ZooKeeper and the ``ON CLUSTER`` DDL queue,
+which is what cluster mode (``VIGIE_CLICKHOUSE_CLUSTER``, :mod:`vigie.store.cluster`)
+needs of every server.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -67,6 +74,64 @@ def _config_xml(settings: Settings, home: Path) -> str:
 """
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterNode:
+    """One server's place in a ClickHouse cluster, and the cluster as every node sees it.
+
+    ``shards`` lists, per shard, the ``(host, native port)`` of its replicas; this node is
+    replica ``replica`` of shard ``shard`` (1-based, as the ``{shard}`` macro). Replicas
+    fetch parts from each other over ``interserver_port`` (HTTP).
+    """
+
+    cluster: str
+    shards: tuple[tuple[tuple[str, int], ...], ...]
+    shard: int
+    replica: str
+    interserver_port: int
+    zookeeper: tuple[tuple[str, int], ...]
+    ddl_path: str = "/clickhouse/task_queue/ddl"
+
+
+def cluster_config_xml(node: ClusterNode, host: str) -> str:
+    """``config.d/cluster.xml`` of one node (``host``: the address other nodes reach it at).
+
+    ``internal_replication`` is on: a Distributed insert writes one replica of a shard and
+    the replicated table copies it to the others (writing each replica would double rows).
+    """
+    shards = "".join(
+        "      <shard>\n        <internal_replication>true</internal_replication>\n"
+        + "".join(
+            f"        <replica><host>{escape(h)}</host><port>{p}</port></replica>\n"
+            for h, p in replicas
+        )
+        + "      </shard>\n"
+        for replicas in node.shards
+    )
+    zookeeper = "".join(
+        f"    <node><host>{escape(h)}</host><port>{p}</port></node>\n" for h, p in node.zookeeper
+    )
+    return f"""<?xml version="1.0"?>
+<!-- Written by vigie.stack.clickhouse.cluster_config_xml: this node in cluster {node.cluster}. -->
+<yandex>
+  <remote_servers>
+    <{node.cluster}>
+{shards}    </{node.cluster}>
+  </remote_servers>
+  <macros>
+    <shard>{node.shard}</shard>
+    <replica>{escape(node.replica)}</replica>
+  </macros>
+  <zookeeper>
+{zookeeper}  </zookeeper>
+  <distributed_ddl>
+    <path>{escape(node.ddl_path)}</path>
+  </distributed_ddl>
+  <interserver_http_host>{escape(host)}</interserver_http_host>
+  <interserver_http_port>{node.interserver_port}</interserver_http_port>
+</yandex>
+"""
+
+
 def users_xml(settings: Settings) -> str:
     """The server's users (admin, writer, read-only analyst), as the store defines them."""
     from vigie.store.roles import render_users_xml
@@ -79,8 +144,9 @@ class ClickHouseServer:
 
     name = "clickhouse"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cluster: ClusterNode | None = None) -> None:
         self.settings = settings
+        self.cluster = cluster
         self.home = settings.data_dir / "clickhouse"
         self.process = ManagedProcess(
             "clickhouse", self.home / "clickhouse.pid", self.home / "logs" / "stdout.log"
@@ -112,6 +178,11 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "user_files", "format_schemas", "logs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         (self.home / "config.xml").write_text(_config_xml(self.settings, self.home))
+        if self.cluster is not None:
+            (self.home / "config.d").mkdir(exist_ok=True)
+            (self.home / "config.d" / "cluster.xml").write_text(
+                cluster_config_xml(self.cluster, self.settings.host)
+            )
         self._write_users()
 
     def _write_users(self) -> None:
