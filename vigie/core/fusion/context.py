@@ -53,13 +53,38 @@ class JoinedContext:
     matched: tuple[NormalizedEvent, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Areal:
+    """An alert or permit, with what the join filters on worked out once, when it arrives.
+
+    ``bounds`` is the lon/lat box of its area; ``None`` for one without an area (a citywide
+    alert, or a permit at a point).
+    """
+
+    event: NormalizedEvent
+    is_alert: bool
+    start: int
+    end: int
+    bounds: tuple[float, float, float, float] | None
+
+
 class ContextStore:
-    """Context events still able to apply to an incident, with the joins over them."""
+    """Context events still able to apply to an incident, with the joins over them.
+
+    Every incident (re)build joins its context, so the join is the engine's hottest path:
+    each event is classified once, on arrival, into the structure its join reads, and
+    alerts and permits carry their validity and area box so most are turned down by a few
+    comparisons before any geometry is touched.
+    """
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        #: Weather, alerts and permits: few, scanned whole.
-        self._events: dict[str, NormalizedEvent] = {}
+        #: Weather observations: a few per station and window, scanned whole.
+        self._observations: dict[str, NormalizedEvent] = {}
+        #: Weather alerts and permits, with their validity and area box.
+        self._areal: dict[str, _Areal] = {}
+        #: Context events of no join (kept so duplicates are still recognised).
+        self._other: dict[str, NormalizedEvent] = {}
         #: Vehicle positions: many, bucketed by 5 minutes of event time, then by grid cell.
         self._vehicles: dict[int, dict[tuple[int, int], list[NormalizedEvent]]] = {}
         self._cell = max(rules.spec.context.transport_radius_m, 1.0)
@@ -67,23 +92,42 @@ class ContextStore:
         self._areas = AreaIndex()
 
     def __len__(self) -> int:
-        return len(self._events) + len(self._vehicle_ids)
+        return (
+            len(self._observations) + len(self._areal) + len(self._other) + len(self._vehicle_ids)
+        )
 
     def held_ids(self) -> set[str]:
         """Ids of every context event still held."""
-        return set(self._events) | self._vehicle_ids
+        return set(self._observations) | set(self._areal) | set(self._other) | self._vehicle_ids
+
+    def _known(self, event_id: str) -> bool:
+        return (
+            event_id in self._vehicle_ids
+            or event_id in self._areal
+            or event_id in self._observations
+            or event_id in self._other
+        )
 
     def add(self, event: NormalizedEvent) -> bool:
         """Keep a context event; False when it was already known (a duplicate)."""
-        if event.event_id in self._events or event.event_id in self._vehicle_ids:
+        if self._known(event.event_id):
             return False
-        if classify(event) == ContextClass.VEHICLE:
+        cls = classify(event)
+        if cls == ContextClass.VEHICLE:
             bucket = self._vehicles.setdefault(event.event_time // _BUCKET_MS, {})
             cell = (math.floor(event.x / self._cell), math.floor(event.y / self._cell))
             bucket.setdefault(cell, []).append(event)
             self._vehicle_ids.add(event.event_id)
+        elif cls == ContextClass.OBSERVATION:
+            self._observations[event.event_id] = event
+        elif cls in (ContextClass.ALERT, ContextClass.PERMIT):
+            start = event.valid_from if event.valid_from is not None else event.event_time
+            end = event.valid_until if event.valid_until is not None else event.event_time
+            bounds = None if event.area_wkt is None else self._areas.bounds(event.area_wkt)
+            is_alert = cls == ContextClass.ALERT
+            self._areal[event.event_id] = _Areal(event, is_alert, start, end, bounds)
         else:
-            self._events[event.event_id] = event
+            self._other[event.event_id] = event
         return True
 
     def _vehicles_near(
@@ -114,13 +158,19 @@ class ContextStore:
 
     def evict_before(self, time_ms: int) -> int:
         """Forget context that ended before ``time_ms``; returns how many were dropped."""
-        old = [e for e in self._events.values() if self.relevance_end(e) < time_ms]
-        for event in old:
-            del self._events[event.event_id]
-            if event.area_wkt is not None:
-                self._areas.forget(event.area_wkt)
+        dropped = 0
+        for held in (self._observations, self._other):
+            old = [k for k, e in held.items() if self.relevance_end(e) < time_ms]
+            for event_id in old:
+                del held[event_id]
+            dropped += len(old)
+        old_areal = [a for a in self._areal.values() if self.relevance_end(a.event) < time_ms]
+        for areal in old_areal:
+            del self._areal[areal.event.event_id]
+            if areal.event.area_wkt is not None:
+                self._areas.forget(areal.event.area_wkt)
+        dropped += len(old_areal)
         window = round(self._rules.spec.context.transport_window_s * 1000)
-        dropped = len(old)
         for minute in [m for m in self._vehicles if (m + 1) * _BUCKET_MS + window < time_ms]:
             for cell_events in self._vehicles.pop(minute).values():
                 self._vehicle_ids.difference_update(e.event_id for e in cell_events)
@@ -151,36 +201,38 @@ class ContextStore:
             max(m.x for m in members) + reach,
             max(m.y for m in members) + reach,
         )
+        for event in self._observations.values():
+            if abs(event.event_time - tmin) > obs_window:
+                continue
+            dist = math.hypot(event.x - cx, event.y - cy)
+            if dist > spec.weather_station_radius_m:
+                continue
+            rank = (round(dist), abs(event.event_time - tmin), event.event_id)
+            if best_obs is None or rank < best_obs:
+                best_obs, obs_event = rank, event
+        points = [(clon, clat), *((m.lon, m.lat) for m in members)]
+        lon0, lon1 = min(p[0] for p in points), max(p[0] for p in points)
+        lat0, lat1 = min(p[1] for p in points), max(p[1] for p in points)
+        for areal in self._areal.values():
+            if areal.end < tmin or areal.start > tmax:
+                continue
+            b = areal.bounds
+            if b is not None and (b[0] > lon1 or b[2] < lon0 or b[1] > lat1 or b[3] < lat0):
+                continue  # its area's box misses every point the incident is tested at
+            if self._covers(areal, members, points):
+                (alerts if areal.is_alert else permits).append(areal.event)
         nearby = self._vehicles_near(tmin - veh_window, tmax + veh_window, box)
-        for event in (*self._events.values(), *nearby):
-            cls = classify(event)
-            start = event.valid_from if event.valid_from is not None else event.event_time
-            end = event.valid_until if event.valid_until is not None else event.event_time
-            if cls == ContextClass.OBSERVATION:
-                if abs(event.event_time - tmin) > obs_window:
-                    continue
-                dist = math.hypot(event.x - cx, event.y - cy)
-                if dist > spec.weather_station_radius_m:
-                    continue
-                rank = (round(dist), abs(event.event_time - tmin), event.event_id)
-                if best_obs is None or rank < best_obs:
-                    best_obs, obs_event = rank, event
-            elif cls in (ContextClass.ALERT, ContextClass.PERMIT):
-                if end < tmin or start > tmax:
-                    continue
-                if self._covers(event, members, clon, clat):
-                    (alerts if cls == ContextClass.ALERT else permits).append(event)
-            elif cls == ContextClass.VEHICLE:
-                line = event.attributes.get(spec.line_attribute) or event.attributes.get("route_id")
-                if not line or line in lines:
-                    continue
-                for m in members:
-                    if (
-                        abs(event.event_time - m.event_time) <= veh_window
-                        and math.hypot(event.x - m.x, event.y - m.y) <= spec.transport_radius_m
-                    ):
-                        lines.add(line)
-                        break
+        for event in nearby:
+            line = event.attributes.get(spec.line_attribute) or event.attributes.get("route_id")
+            if not line or line in lines:
+                continue
+            for m in members:
+                if (
+                    abs(event.event_time - m.event_time) <= veh_window
+                    and math.hypot(event.x - m.x, event.y - m.y) <= spec.transport_radius_m
+                ):
+                    lines.add(line)
+                    break
         for m in members:
             line = m.attributes.get(spec.line_attribute)
             if m.source == Source.TRANSPORT and line:
@@ -197,19 +249,23 @@ class ContextStore:
         return JoinedContext(context=context, matched=matched)
 
     def _covers(
-        self, event: NormalizedEvent, members: Sequence[NormalizedEvent], clon: float, clat: float
+        self,
+        areal: _Areal,
+        members: Sequence[NormalizedEvent],
+        points: Sequence[tuple[float, float]],
     ) -> bool:
+        event = areal.event
         if event.area_wkt is None:
-            if classify(event) == ContextClass.ALERT:
+            if areal.is_alert:
                 return True  # an alert without an area covers the whole city
             return any(
                 math.hypot(event.x - m.x, event.y - m.y) <= m.uncertainty_m + 50 for m in members
             )
-        min_lon, min_lat, max_lon, max_lat = self._areas.bounds(event.area_wkt)
-        points = [(clon, clat), *((m.lon, m.lat) for m in members)]
+        b = areal.bounds
+        assert b is not None
         return any(
-            min_lon <= lon <= max_lon
-            and min_lat <= lat <= max_lat
+            b[0] <= lon <= b[2]
+            and b[1] <= lat <= b[3]
             and self._areas.covers(event.area_wkt, lon, lat)
             for lon, lat in points
         )

@@ -29,7 +29,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from vigie.core.events import Incident, LinkEvidence, NormalizedEvent, Role, Status
 from vigie.core.fusion.assess import assess
@@ -199,10 +199,15 @@ class FusionEngine:
         if pos == len(self._order) - 1:
             anchor, merged = self._decide_and_apply(event)
             return self._emit({anchor}, structure_changed=merged)
+        before = self._shapes()
         self._rebuild(pos)
         for k in self._order[pos:]:
             self._decide_and_apply(self._events[k[1]])
-        return self._emit(set(self._clusters), structure_changed=True)
+        # Only incidents whose members changed can say something new: rebuilding every
+        # incident of the key after each late event made late events the engine's main cost.
+        after = self._shapes()
+        changed = {anchor for anchor, shape in after.items() if before.get(anchor) != shape}
+        return self._emit(changed, structure_changed=True)
 
     def on_watermark(self, watermark: int, now: int | None = None) -> list[Incident]:
         """Advance event time: close idle incidents, then evict state nothing can reach."""
@@ -291,6 +296,13 @@ class FusionEngine:
         cluster.links.extend(decision.links)
         self._cluster_of[event.event_id] = target
         return target
+
+    def _shapes(self) -> dict[str, tuple[frozenset[str], int]]:
+        """What each incident is made of (members, links), to find those a replay changed."""
+        return {
+            anchor: (frozenset(m.event_id for m in c.members), len(c.links))
+            for anchor, c in self._clusters.items()
+        }
 
     def _rebuild(self, pos: int) -> None:
         """Reset the clusters to just before ``self._order[pos]`` from recorded decisions."""
@@ -442,5 +454,11 @@ def content_of(incident: Incident) -> Incident:
     )
 
 
+#: The fields that say what an incident is, as opposed to its bookkeeping (see content_of).
+_BOOKKEEPING = frozenset({"version", "status", "created_at", "updated_at", "merged_into"})
+_CONTENT_FIELDS = tuple(f.name for f in fields(Incident) if f.name not in _BOOKKEEPING)
+
+
 def _same_content(a: Incident, b: Incident) -> bool:
-    return content_of(a) == content_of(b)
+    """``content_of(a) == content_of(b)`` without building two copies (a hot path)."""
+    return all(getattr(a, name) == getattr(b, name) for name in _CONTENT_FIELDS)
