@@ -10,7 +10,7 @@ FROM
 (
     SELECT
         kind,
-        event_id IN
+        event_id GLOBAL IN
         (
             SELECT arrayJoin(event_ids)
             FROM incidents_latest
