@@ -188,8 +188,8 @@ class FuseCell(KeyedProcessFunction):
         self.clock = runtime_context.get_state(ValueStateDescriptor("clock", pickled))
         self.timer_step = 300_000
         self.engines: dict[str, FusionEngine] = {}
-        # What this cell's MapStates hold, mirrored here: sweeping them after a timer is a
-        # set difference, not a walk over every entry through the state backend.
+        # What this cell's MapStates hold, mirrored here, so a record or a sweep never reads
+        # the state backend to learn whether an entry exists.
         self.stored: dict[str, set[str]] = {}
         self.stored_published: dict[str, set[str]] = {}
 
@@ -238,15 +238,16 @@ class FuseCell(KeyedProcessFunction):
         engine = self._engine(cell)
         out = engine.on_watermark(ctx.timer_service().current_watermark())
         self._record(cell, engine, out)
-        held = engine.held_event_ids()
-        for event_id in self.stored[cell] - held:
-            self.events.remove(event_id)
-        self.stored[cell] &= held
-        live = engine.published().keys()
-        for incident_id in self.stored_published[cell] - live:
-            self.published.remove(incident_id)
-        self.stored_published[cell] &= live
-        if held:
+        events_gone, incidents_gone = engine.take_forgotten()
+        for ids, stored, state in (
+            (events_gone, self.stored[cell], self.events),
+            (incidents_gone, self.stored_published[cell], self.published),
+        ):
+            for gone in ids:
+                if gone in stored:
+                    state.remove(gone)
+                    stored.discard(gone)
+        if not engine.holds_nothing():
             self._schedule(ctx, timestamp)
         else:
             self.events.clear()

@@ -11,6 +11,7 @@ can still apply to an incident in the state, and joined when an incident is asse
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ class ContextStore:
         self._vehicles: dict[int, dict[tuple[int, int], list[NormalizedEvent]]] = {}
         self._cell = max(rules.spec.context.transport_radius_m, 1.0)
         self._vehicle_ids: set[str] = set()
+        #: (relevance end, id) of everything but vehicles: eviction pops what ended, so a
+        #: sweep costs what it drops, not what is held.
+        self._expiry: list[tuple[int, str]] = []
         self._areas = AreaIndex()
 
     def __len__(self) -> int:
@@ -128,6 +132,8 @@ class ContextStore:
             self._areal[event.event_id] = _Areal(event, is_alert, start, end, bounds)
         else:
             self._other[event.event_id] = event
+        if cls != ContextClass.VEHICLE:
+            heapq.heappush(self._expiry, (self.relevance_end(event), event.event_id))
         return True
 
     def _vehicles_near(
@@ -156,25 +162,23 @@ class ContextStore:
         end = event.valid_until if event.valid_until is not None else event.event_time
         return end + round(window * 1000)
 
-    def evict_before(self, time_ms: int) -> int:
-        """Forget context that ended before ``time_ms``; returns how many were dropped."""
-        dropped = 0
-        for held in (self._observations, self._other):
-            old = [k for k, e in held.items() if self.relevance_end(e) < time_ms]
-            for event_id in old:
-                del held[event_id]
-            dropped += len(old)
-        old_areal = [a for a in self._areal.values() if self.relevance_end(a.event) < time_ms]
-        for areal in old_areal:
-            del self._areal[areal.event.event_id]
-            if areal.event.area_wkt is not None:
+    def evict_before(self, time_ms: int) -> list[str]:
+        """Forget context that ended before ``time_ms``; returns the ids dropped."""
+        dropped: list[str] = []
+        while self._expiry and self._expiry[0][0] < time_ms:
+            _, event_id = heapq.heappop(self._expiry)
+            areal = self._areal.pop(event_id, None)
+            if areal is not None and areal.event.area_wkt is not None:
                 self._areas.forget(areal.event.area_wkt)
-        dropped += len(old_areal)
+            self._observations.pop(event_id, None)
+            self._other.pop(event_id, None)
+            dropped.append(event_id)
         window = round(self._rules.spec.context.transport_window_s * 1000)
         for minute in [m for m in self._vehicles if (m + 1) * _BUCKET_MS + window < time_ms]:
             for cell_events in self._vehicles.pop(minute).values():
-                self._vehicle_ids.difference_update(e.event_id for e in cell_events)
-                dropped += len(cell_events)
+                ids = [e.event_id for e in cell_events]
+                self._vehicle_ids.difference_update(ids)
+                dropped.extend(ids)
         return dropped
 
     def join(self, members: Sequence[NormalizedEvent]) -> JoinedContext:

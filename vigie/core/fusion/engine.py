@@ -116,6 +116,9 @@ class FusionEngine:
         self._context = ContextStore(rules)
         self._published: dict[str, Incident] = {}
         self._id_anchor: dict[str, str] = {}  # incident id -> its anchor event id
+        #: Ids of events and incidents evicted since the last take_forgotten().
+        self._forgotten_events: list[str] = []
+        self._forgotten_incidents: list[str] = []
 
     # ------------------------------------------------------------------ keyed state
 
@@ -126,6 +129,20 @@ class FusionEngine:
         the events it holds, so :meth:`restore` rebuilds the rest.
         """
         return set(self._events) | self._context.held_ids()
+
+    def holds_nothing(self) -> bool:
+        """True when every event has been evicted: the key's state can be dropped."""
+        return not self._events and len(self._context) == 0
+
+    def take_forgotten(self) -> tuple[list[str], list[str]]:
+        """Event ids and incident ids evicted since the last call.
+
+        Keyed state deletes exactly these after a watermark, so a sweep costs what it
+        removes, not what the engine holds.
+        """
+        events, incidents = self._forgotten_events, self._forgotten_incidents
+        self._forgotten_events, self._forgotten_incidents = [], []
+        return events, incidents
 
     def published(self) -> dict[str, Incident]:
         """The last published version of every incident still held."""
@@ -215,13 +232,12 @@ class FusionEngine:
         self._now = max(self._now, watermark if now is None else now)
         out: list[Incident] = []
         timeout = self.rules.inactivity_timeout_ms
-        for anchor_id, cluster in sorted(self._clusters.items()):
-            iid = incident_id_for(anchor_id)
-            last = self._published.get(iid)
+        idle = [a for a, c in self._clusters.items() if c.tmax + timeout < self._watermark]
+        for anchor_id in sorted(idle):
+            last = self._published.get(incident_id_for(anchor_id))
             if last is None or last.status in (Status.CLOSED, Status.MERGED):
                 continue
-            if cluster.tmax + timeout < self._watermark:
-                out.append(self._publish(replace(last, status=Status.CLOSED)))
+            out.append(self._publish(replace(last, status=Status.CLOSED)))
         self._evict()
         return out
 
@@ -435,11 +451,14 @@ class FusionEngine:
                 self._events.pop(m.event_id, None)
                 self._decisions.pop(m.event_id, None)
                 self._cluster_of.pop(m.event_id, None)
-                self._id_anchor.pop(incident_id_for(m.event_id), None)
-                self._published.pop(incident_id_for(m.event_id), None)
+                self._forgotten_events.append(m.event_id)
+                iid = incident_id_for(m.event_id)
+                self._id_anchor.pop(iid, None)
+                if self._published.pop(iid, None) is not None:
+                    self._forgotten_incidents.append(iid)
         if dead:
             self._order = [k for k in self._order if k[1] in self._events]
-        self._context.evict_before(horizon - rules.max_span_ms)
+        self._forgotten_events.extend(self._context.evict_before(horizon - rules.max_span_ms))
 
 
 def content_of(incident: Incident) -> Incident:
