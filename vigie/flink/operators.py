@@ -187,6 +187,9 @@ class FuseCell(KeyedProcessFunction):
         )
         self.clock = runtime_context.get_state(ValueStateDescriptor("clock", pickled))
         self.timer_step = 300_000
+        #: Each cell's pending timer (event time); after a restore, the first event of a
+        #: cell registers one again (Flink drops a timer registered twice for one time).
+        self.pending: dict[str, int] = {}
         self.engines: dict[str, FusionEngine] = {}
         # What this cell's MapStates hold, mirrored here, so a record or a sweep never reads
         # the state backend to learn whether an entry exists.
@@ -216,27 +219,36 @@ class FuseCell(KeyedProcessFunction):
             self.stored_published[cell].add(incident.incident_id)
         self.clock.update(engine.clock)
 
-    def _schedule(self, ctx: Any, event_time: int) -> None:
-        due = event_time + self.rules.inactivity_timeout_ms + self.timer_step
-        ctx.timer_service().register_event_time_timer(due - due % self.timer_step)
+    def _schedule(self, ctx: Any, cell: str, after: int) -> None:
+        """The cell's one pending timer: the next step of event time past ``after``.
+
+        One timer per cell, each firing scheduling the next: a timer per event (or a new
+        chain per firing) made the timers outnumber the events once event time ran fast.
+        """
+        due = after + self.timer_step - after % self.timer_step
+        ctx.timer_service().register_event_time_timer(due)
+        self.pending[cell] = due
 
     def process_element(self, value: tuple[str, NormalizedEvent], ctx: Any) -> Iterator[Incident]:
         """Feed one event to its cell's engine and emit the incident versions it causes."""
         cell, event = value
         engine = self._engine(cell)
-        out = engine.on_event(event, ctx.timer_service().current_watermark())
+        watermark = ctx.timer_service().current_watermark()
+        out = engine.on_event(event, watermark)
         if event.event_id not in self.stored[cell]:
             self.events.put(event.event_id, event)
             self.stored[cell].add(event.event_id)
         self._record(cell, engine, out)
-        self._schedule(ctx, event.event_time)
+        if cell not in self.pending:
+            self._schedule(ctx, cell, max(event.event_time, watermark))
         yield from out
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Incident]:
         """Event time moved on: close idle incidents, forget what nothing can reach."""
         cell = ctx.get_current_key()
         engine = self._engine(cell)
-        out = engine.on_watermark(ctx.timer_service().current_watermark())
+        watermark = ctx.timer_service().current_watermark()
+        out = engine.on_watermark(watermark)
         self._record(cell, engine, out)
         events_gone, incidents_gone = engine.take_forgotten()
         for ids, stored, state in (
@@ -247,15 +259,21 @@ class FuseCell(KeyedProcessFunction):
                 if gone in stored:
                     state.remove(gone)
                     stored.discard(gone)
-        if not engine.holds_nothing():
-            self._schedule(ctx, timestamp)
-        else:
-            self.events.clear()
-            self.published.clear()
-            self.clock.clear()
-            for known in (self.engines, self.stored, self.stored_published):
-                known.pop(cell, None)
+        if self.pending.get(cell, timestamp) <= timestamp:  # else: a timer from before a
+            self._next_step(ctx, cell, engine, max(timestamp, watermark))  # restore fired
         yield from out
+
+    def _next_step(self, ctx: Any, cell: str, engine: FusionEngine, now: int) -> None:
+        """Keep the cell's timer going while it holds events; drop its state once empty."""
+        if not engine.holds_nothing():
+            self._schedule(ctx, cell, now)
+            return
+        self.pending.pop(cell, None)
+        self.events.clear()
+        self.published.clear()
+        self.clock.clear()
+        for known in (self.engines, self.stored, self.stored_published):
+            known.pop(cell, None)
 
 
 class KeyedAvro:
