@@ -80,6 +80,20 @@ class _Decision:
     links: tuple[LinkEvidence, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    """How to take one applied event back out: its cluster as it was before, and what it
+    absorbed (the absorbed clusters are left intact when merged, so they can be put back).
+    """
+
+    target: str
+    created: bool
+    absorbed: tuple[_Cluster, ...]
+    members: int
+    links: int
+    bounds: tuple[float, float, float, float, int, int]
+
+
 def _fits(clusters: Iterable[_Cluster], event: NormalizedEvent, rules: Rules) -> bool:
     minx, maxx, miny, maxy = event.x, event.x, event.y, event.y
     tmin = tmax = event.event_time
@@ -110,7 +124,7 @@ class FusionEngine:
         self._now = 0
         self._events: dict[str, NormalizedEvent] = {}
         self._order: list[Key] = []
-        self._decisions: dict[str, _Decision] = {}
+        self._undo: dict[str, _Undo] = {}  # event id -> how to take it back out
         self._cluster_of: dict[str, str] = {}  # event id -> anchor event id
         self._clusters: dict[str, _Cluster] = {}  # anchor event id -> cluster
         self._context = ContextStore(rules)
@@ -216,15 +230,14 @@ class FusionEngine:
         if pos == len(self._order) - 1:
             anchor, merged = self._decide_and_apply(event)
             return self._emit({anchor}, structure_changed=merged)
-        before = self._shapes()
-        self._rebuild(pos)
+        # Take the later events back out, newest first, then decide again from the late one
+        # on. Only the incidents this touched can say something new.
+        touched: set[str] = set()
+        for k in reversed(self._order[pos + 1 :]):
+            touched.update(self._unapply(k[1]))
         for k in self._order[pos:]:
-            self._decide_and_apply(self._events[k[1]])
-        # Only incidents whose members changed can say something new: rebuilding every
-        # incident of the key after each late event made late events the engine's main cost.
-        after = self._shapes()
-        changed = {anchor for anchor, shape in after.items() if before.get(anchor) != shape}
-        return self._emit(changed, structure_changed=True)
+            touched.add(self._decide_and_apply(self._events[k[1]])[0])
+        return self._emit(touched, structure_changed=True)
 
     def on_watermark(self, watermark: int, now: int | None = None) -> list[Incident]:
         """Advance event time: close idle incidents, then evict state nothing can reach."""
@@ -286,15 +299,14 @@ class FusionEngine:
             for a in chosen
         )
         links = tuple(ev for a in chosen for ev in found[a])
-        decision = _Decision(reps=reps, links=links)
-        self._decisions[event.event_id] = decision
-        return self._apply(event, decision), len(chosen) > 1
+        return self._apply(event, _Decision(reps=reps, links=links)), len(chosen) > 1
 
     def _apply(self, event: NormalizedEvent, decision: _Decision) -> str:
         anchors = sorted(
             {self._cluster_of[r] for r in decision.reps},
             key=lambda a: event_key(self._clusters[a].anchor),
         )
+        absorbed: list[_Cluster] = []
         if not anchors:
             cluster = _Cluster(anchor=event, members=[])
             self._clusters[event.event_id] = cluster
@@ -302,30 +314,55 @@ class FusionEngine:
         else:
             target = anchors[0]
             cluster = self._clusters[target]
-            for other in anchors[1:]:
-                absorbed = self._clusters.pop(other)
-                for m in absorbed.members:
-                    cluster.add(m)
-                    self._cluster_of[m.event_id] = target
-                cluster.links.extend(absorbed.links)
+        self._undo[event.event_id] = _Undo(
+            target=target,
+            created=not anchors,
+            absorbed=tuple(self._clusters[a] for a in anchors[1:]),
+            members=len(cluster.members),
+            links=len(cluster.links),
+            bounds=(
+                cluster.minx,
+                cluster.maxx,
+                cluster.miny,
+                cluster.maxy,
+                cluster.tmin,
+                cluster.tmax,
+            ),
+        )
+        for other in anchors[1:]:
+            absorbed.append(self._clusters.pop(other))
+            for m in absorbed[-1].members:
+                cluster.add(m)
+                self._cluster_of[m.event_id] = target
+            cluster.links.extend(absorbed[-1].links)
         cluster.add(event)
         cluster.links.extend(decision.links)
         self._cluster_of[event.event_id] = target
         return target
 
-    def _shapes(self) -> dict[str, tuple[frozenset[str], int]]:
-        """What each incident is made of (members, links), to find those a replay changed."""
-        return {
-            anchor: (frozenset(m.event_id for m in c.members), len(c.links))
-            for anchor, c in self._clusters.items()
-        }
+    def _unapply(self, event_id: str) -> list[str]:
+        """Take the newest applied event back out; returns the anchors it touched.
 
-    def _rebuild(self, pos: int) -> None:
-        """Reset the clusters to just before ``self._order[pos]`` from recorded decisions."""
-        self._cluster_of.clear()
-        self._clusters.clear()
-        for _, event_id in self._order[:pos]:
-            self._apply(self._events[event_id], self._decisions[event_id])
+        Undoing newest first restores every cluster exactly as it was, so rolling back to a
+        late event's place costs the events after it, not every event held.
+        """
+        undo = self._undo.pop(event_id)
+        del self._cluster_of[event_id]
+        if undo.created:
+            del self._clusters[undo.target]
+            return [undo.target]
+        cluster = self._clusters[undo.target]
+        del cluster.members[undo.members :]
+        del cluster.links[undo.links :]
+        cluster.minx, cluster.maxx, cluster.miny, cluster.maxy, cluster.tmin, cluster.tmax = (
+            undo.bounds
+        )
+        for other in undo.absorbed:
+            anchor = other.anchor.event_id
+            self._clusters[anchor] = other
+            for m in other.members:
+                self._cluster_of[m.event_id] = anchor
+        return [undo.target, *(c.anchor.event_id for c in undo.absorbed)]
 
     # ------------------------------------------------------------------ publishing
 
@@ -449,7 +486,7 @@ class FusionEngine:
             cluster = self._clusters.pop(anchor_id)
             for m in cluster.members:
                 self._events.pop(m.event_id, None)
-                self._decisions.pop(m.event_id, None)
+                self._undo.pop(m.event_id, None)
                 self._cluster_of.pop(m.event_id, None)
                 self._forgotten_events.append(m.event_id)
                 iid = incident_id_for(m.event_id)
