@@ -12,7 +12,13 @@ from connectors.feeds import RAW_SCHEMAS
 from vigie.config import REPO_ROOT
 from vigie.core.events import Role, Source
 from vigie.core.geo import CityGeometry
-from vigie.core.normalize import Normalizer, Rejection, event_id_for
+from vigie.core.normalize import (
+    STAMPED_AT_PUBLICATION,
+    Normalizer,
+    Rejection,
+    event_id_for,
+    event_time_of,
+)
 from vigie.core.rules import rules_for_city
 from vigie.sim.city import load_city
 from vigie.sim.connect import parse_output
@@ -119,3 +125,24 @@ def test_unknown_schema_is_rejected(normalizer: Normalizer) -> None:
 def test_event_ids_are_stable_and_distinct_per_source() -> None:
     assert event_id_for(Source.POLICE, "X1") == event_id_for(Source.POLICE, "X1")
     assert event_id_for(Source.POLICE, "X1") != event_id_for(Source.FIRE, "X1")
+
+
+def test_kafka_timestamp_is_the_event_time_except_for_permits_publication(
+    simulated: Path, normalizer: Normalizer
+) -> None:
+    """A permit's issue date may lie weeks back: as a watermark it would stall event time."""
+    ingest = 2_000_000_000_000
+    seen: set[str] = set()
+    for parsed in parse_output(simulated, CITY, KEY, ingest_time=ingest):
+        if parsed.rejected:
+            continue
+        schema, record = RAW_SCHEMAS[parsed.feed], to_avro(parsed.result)
+        event = normalizer.normalize(schema, record)
+        assert not isinstance(event, Rejection)
+        stamp = event_time_of(schema, record)
+        if event.source in STAMPED_AT_PUBLICATION:
+            assert stamp == ingest
+        else:
+            assert stamp == event.event_time
+        seen.add(parsed.feed)
+    assert "permits" in seen and len(seen) == len(RAW_SCHEMAS)

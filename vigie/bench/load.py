@@ -24,7 +24,7 @@ from connectors.feeds import RAW_SCHEMAS, raw_topic
 from vigie.config import Settings
 from vigie.core.events import Source
 from vigie.core.geo import CityGeometry
-from vigie.core.normalize import Normalizer, Rejection, event_id_for
+from vigie.core.normalize import Normalizer, Rejection, event_id_for, event_time_of
 from vigie.core.rules import rules_for_city
 from vigie.core.serde.catalogue import SchemaCatalogue
 from vigie.core.serde.codec import AvroDeserializer, AvroSerializer
@@ -172,10 +172,11 @@ class CityLoad:
             )
 
     def _time(self, value: bytes) -> int | None:
-        """The event time normalise will give the record (the job's own decode path)."""
+        """The Kafka timestamp the connectors would stamp on the record (event_time_of)."""
         decoded = self.deserializer.deserialize(value)
-        result = self.normalizer.normalize(decoded.schema_name, decoded.record)
-        return None if isinstance(result, Rejection) else result.event_time
+        if isinstance(self.normalizer.normalize(decoded.schema_name, decoded.record), Rejection):
+            return None
+        return event_time_of(decoded.schema_name, decoded.record)
 
     def take(self, count: int, first_loop: int) -> tuple[list[Offer], int]:
         """``count`` encoded offers from ``first_loop`` on, and the next unused loop."""

@@ -232,16 +232,28 @@ FEEDS: dict[str, tuple[Source, Callable[[Mapping[str, Any]], _Reading]]] = {
 }
 
 
+#: Feeds whose Kafka timestamp is the record's publication (ingest) time, not its event time.
+#: A permit registry publishes permits days or weeks after issuing them: stamped with the
+#: issue date, every permit would hold the job's event time (the watermark, the minimum
+#: over partitions) back by weeks, and no incident would close while permits keep coming.
+#: Permits are context, joined by their validity, so where they sit in event time matters
+#: to nothing else.
+STAMPED_AT_PUBLICATION = frozenset({Source.PERMITS})
+
+
 def event_time_of(schema_name: str, record: Mapping[str, Any]) -> int | None:
-    """The event time a raw record will have, for the Kafka record timestamp.
+    """The time a raw record's Kafka timestamp carries: its event time, as a rule.
 
     Producers stamp raw records with it, so Flink's Kafka source can track event time
     per partition without decoding (None: the record is unusable; the job will say why).
+    Feeds in :data:`STAMPED_AT_PUBLICATION` carry their publication time instead.
     """
     feed = FEEDS.get(schema_name)
     if feed is None:
         return None
     try:
+        if feed[0] in STAMPED_AT_PUBLICATION:
+            return millis(record["ingest_time"])
         return feed[1](record).event_time
     except (KeyError, TypeError, ValueError, SerdeError):
         return None
