@@ -20,7 +20,7 @@ from connectors.feeds import RAW_SCHEMAS
 from vigie.config import Settings
 from vigie.core.events import NormalizedEvent
 from vigie.core.serde import AvroSerializer
-from vigie.flink.operators import DLQ, NormalizeRecords
+from vigie.flink.operators import NormalizeRecords, dlq_of
 from vigie.kafka.dead_letter import H_REASON
 
 pytestmark = pytest.mark.unit
@@ -29,20 +29,21 @@ FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 SERIALIZER = AvroSerializer(CATALOGUE)
 
 
-def _operator(feed: str) -> NormalizeRecords:
-    op = NormalizeRecords(Settings(), f"raw.{feed}")
+def _operator() -> NormalizeRecords:
+    op = NormalizeRecords(Settings())
     op.open(None)  # type: ignore[arg-type]  # open() reads no runtime context
     return op
 
 
-def _accounted_once(op: NormalizeRecords, value: bytes) -> Any:
-    out = list(op.process_element(value, None))  # type: ignore[arg-type]
+def _accounted_once(op: NormalizeRecords, feed: str, value: bytes) -> Any:
+    topic = f"raw.{feed}"
+    out = list(op.process_element((value, topic), None))  # type: ignore[arg-type]
     assert len(out) == 1, f"{len(out)} outputs for one input"
     (result,) = out
     if isinstance(result, NormalizedEvent):
         return result
     tag, row = result
-    assert tag is DLQ
+    assert tag.tag_id == dlq_of(topic).tag_id, "a dead letter goes to its own topic's DLQ"
     assert bytes(row[1]) == value, "a dead letter keeps the original bytes"
     assert row[2][H_REASON], "and says why"
     return row
@@ -50,20 +51,20 @@ def _accounted_once(op: NormalizeRecords, value: bytes) -> Any:
 
 @pytest.mark.parametrize("feed", sorted(RAW_SCHEMAS))
 def test_schema_valid_records_become_an_event_or_a_dead_letter(feed: str) -> None:
-    op = _operator(feed)
+    op = _operator()
     name = RAW_SCHEMAS[feed]
 
     @FUZZ
     @given(strategy_for(CATALOGUE.get(name).expanded))
     def one_output(record: Any) -> None:
-        _accounted_once(op, SERIALIZER.serialize(name, record))
+        _accounted_once(op, feed, SERIALIZER.serialize(name, record))
 
     one_output()
 
 
 @pytest.mark.parametrize("feed", sorted(RAW_SCHEMAS))
 def test_arbitrary_and_mutated_bytes_become_dead_letters(feed: str) -> None:
-    op = _operator(feed)
+    op = _operator()
     name = RAW_SCHEMAS[feed]
 
     @FUZZ
@@ -72,7 +73,7 @@ def test_arbitrary_and_mutated_bytes_become_dead_letters(feed: str) -> None:
         good = SERIALIZER.serialize(name, record)
         cut = data.draw(st.integers(0, len(good) - 1))
         for value in (noise, good[:cut], b"\x07" + good[1:]):
-            result = _accounted_once(op, value)
+            result = _accounted_once(op, feed, value)
             assert not isinstance(result, NormalizedEvent)
 
     dead()

@@ -56,13 +56,61 @@ def bytes_source(settings: Settings, topic: str, group_id: str) -> KafkaSource:
     )
 
 
+def _interval(seconds: int) -> str:
+    """A SQL interval literal of any length (``INTERVAL '1800' SECOND`` overflows SECOND(2))."""
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
+
+
 class KafkaSinks:
-    """Keyed Kafka sinks of one job, attached together to its execution environment."""
+    """Keyed Kafka sinks of one job, attached together to its execution environment.
+
+    It also owns the job's table environment, which :meth:`tagged_source` uses too.
+    """
 
     def __init__(self, env: StreamExecutionEnvironment, settings: Settings) -> None:
         self.settings = settings
         self.tenv = StreamTableEnvironment.create(env)
         self._statements = self.tenv.create_statement_set()
+
+    def tagged_source(
+        self, topics: dict[str, int], group_id: str, name: str = "raw_records"
+    ) -> DataStream:
+        """Rows of (value bytes, topic) from several topics through one Kafka source.
+
+        ``topics`` maps each topic to its watermark delay in seconds. One source (one task,
+        one Python operator after it) instead of one per topic: in thread mode every Python
+        operator shares one interpreter lock, so fewer of them contend for it. Watermarks
+        are made in the source, per partition, from the Kafka timestamp (the event time the
+        connectors stamp) less the delay of the partition's topic; a partition quiet for
+        ``idle_after_s`` stops holding time back. Offsets: the group's committed ones, else
+        the earliest, committed again on each checkpoint.
+        """
+        delay = " ".join(f"WHEN '{t}' THEN {_interval(d)}" for t, d in topics.items())
+        self.tenv.get_config().set(
+            "table.exec.source.idle-timeout", f"{self.settings.idle_after_s} s"
+        )
+        self.tenv.execute_sql(
+            f"""CREATE TEMPORARY TABLE IF NOT EXISTS `{name}` (
+                  v BYTES,
+                  topic STRING METADATA VIRTUAL,
+                  ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+                  WATERMARK FOR ts AS ts - CASE topic {delay} ELSE {_interval(300)} END
+                ) WITH (
+                  'connector' = 'kafka',
+                  'topic' = '{";".join(topics)}',
+                  'properties.bootstrap.servers' = '{self.settings.bootstrap_servers}',
+                  'properties.group.id' = '{group_id}',
+                  'properties.isolation.level' = 'read_committed',
+                  'properties.auto.offset.reset' = 'earliest',
+                  'scan.startup.mode' = 'group-offsets',
+                  'scan.topic-partition-discovery.interval' = '60 s',
+                  'value.format' = 'raw'
+                )"""
+        )
+        return self.tenv.to_data_stream(self.tenv.sql_query(f"SELECT v, topic FROM `{name}`"))
 
     def add(self, stream: DataStream, topic: str) -> None:
         """Send a stream of :data:`KEYED_RECORD` rows to ``topic`` (key, value, headers).

@@ -46,6 +46,15 @@ from vigie.kafka.dead_letter import dead_letter_headers
 DLQ = OutputTag("dlq", KEYED_RECORD)
 
 
+def dlq_of(topic: str) -> OutputTag:
+    """The dead-letter side output of one input topic (one Kafka sink per DLQ topic)."""
+    return OutputTag(f"dlq-{topic}", KEYED_RECORD)
+
+
+#: Side output of the deduplicated events, Avro-encoded for ``events.normalized``.
+EVENTS_OUT = OutputTag("events", KEYED_RECORD)
+
+
 def dlq_row(original: bytes, reason: str, detail: str, topic: str, job: str) -> Row:
     """A dead-letter record: the original bytes, keyless, with the reason in headers."""
     headers = dead_letter_headers(
@@ -55,11 +64,14 @@ def dlq_row(original: bytes, reason: str, detail: str, topic: str, job: str) -> 
 
 
 class NormalizeRecords(ProcessFunction):
-    """Raw feed bytes → :class:`NormalizedEvent` (main output) or a DLQ record."""
+    """Raw records, as (value bytes, topic) rows → :class:`NormalizedEvent` or a DLQ record.
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+    A record that cannot be read goes to the dead-letter output of its own topic
+    (:func:`dlq_of`) with the reason.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topic = topic
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Load schemas, city geometry and rules once."""
@@ -67,17 +79,25 @@ class NormalizeRecords(ProcessFunction):
         self.deserializer = AvroDeserializer(catalogue)
         city = self.settings.city_dir
         self.normalizer = Normalizer(CityGeometry.load(city), rules_for_city(city))
+        self.dlq: dict[str, OutputTag] = {}
 
-    def process_element(self, value: bytes, ctx: ProcessFunction.Context) -> Iterator[Any]:
+    def _dead(self, value: bytes, topic: str, reason: str, detail: str) -> tuple[OutputTag, Row]:
+        tag = self.dlq.get(topic)
+        if tag is None:
+            tag = self.dlq[topic] = dlq_of(topic)
+        return tag, dlq_row(value, reason, detail, topic, "normalize")
+
+    def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
         """Decode, normalise, or reject with the reason."""
+        raw, topic = value[0], value[1]
         try:
-            decoded = self.deserializer.deserialize(value)
+            decoded = self.deserializer.deserialize(raw)
         except SerdeError as exc:
-            yield DLQ, dlq_row(value, exc.reason, exc.detail, self.topic, "normalize")
+            yield self._dead(raw, topic, exc.reason, exc.detail)
             return
         result = self.normalizer.normalize(decoded.schema_name, decoded.record)
         if isinstance(result, Rejection):
-            yield DLQ, dlq_row(value, result.reason, result.detail, self.topic, "normalize")
+            yield self._dead(raw, topic, result.reason, result.detail)
             return
         yield result
 
@@ -110,21 +130,21 @@ class DropDuplicates(KeyedProcessFunction):
     the dedupe window, so state holds the recent ids, not every id ever seen.
     """
 
-    def __init__(self, window_ms: int) -> None:
+    def __init__(self, settings: Settings, window_ms: int) -> None:
         self.window_ms = window_ms
+        self.avro = AvroRows(settings)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Declare the seen-flag state."""
         self.seen = runtime_context.get_state(ValueStateDescriptor("seen", Types.BOOLEAN()))
 
-    def process_element(
-        self, value: NormalizedEvent, ctx: KeyedProcessFunction.Context
-    ) -> Iterator[NormalizedEvent]:
-        """Emit the event unless its id was seen within the window."""
+    def process_element(self, value: NormalizedEvent, ctx: KeyedProcessFunction.Context) -> Any:
+        """Emit the event (and its Avro row, to :data:`EVENTS_OUT`) unless already seen."""
         if self.seen.value():
             return
         self.seen.update(True)
         ctx.timer_service().register_event_time_timer(value.event_time + self.window_ms)
+        yield EVENTS_OUT, self.avro.row(value)
         yield value
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
@@ -173,6 +193,7 @@ class FuseCell(KeyedProcessFunction):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.avro = AvroRows(settings)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Load the rules and grid; declare the state."""
@@ -229,8 +250,8 @@ class FuseCell(KeyedProcessFunction):
         ctx.timer_service().register_event_time_timer(due)
         self.pending[cell] = due
 
-    def process_element(self, value: tuple[str, NormalizedEvent], ctx: Any) -> Iterator[Incident]:
-        """Feed one event to its cell's engine and emit the incident versions it causes."""
+    def process_element(self, value: tuple[str, NormalizedEvent], ctx: Any) -> Iterator[Row]:
+        """Feed one event to its cell's engine; emit the incident versions it causes (Avro)."""
         cell, event = value
         engine = self._engine(cell)
         watermark = ctx.timer_service().current_watermark()
@@ -241,9 +262,10 @@ class FuseCell(KeyedProcessFunction):
         self._record(cell, engine, out)
         if cell not in self.pending:
             self._schedule(ctx, cell, max(event.event_time, watermark))
-        yield from out
+        for incident in out:
+            yield self.avro.row(incident)
 
-    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Incident]:
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Row]:
         """Event time moved on: close idle incidents, forget what nothing can reach."""
         cell = ctx.get_current_key()
         engine = self._engine(cell)
@@ -261,7 +283,8 @@ class FuseCell(KeyedProcessFunction):
                     stored.discard(gone)
         if self.pending.get(cell, timestamp) <= timestamp:  # else: a timer from before a
             self._next_step(ctx, cell, engine, max(timestamp, watermark))  # restore fired
-        yield from out
+        for incident in out:
+            yield self.avro.row(incident)
 
     def _next_step(self, ctx: Any, cell: str, engine: FusionEngine, now: int) -> None:
         """Keep the cell's timer going while it holds events; drop its state once empty."""
@@ -276,14 +299,18 @@ class FuseCell(KeyedProcessFunction):
             known.pop(cell, None)
 
 
-class KeyedAvro:
-    """Map: an event or incident → a keyed Avro row for its topic; serializer per worker."""
+class AvroRows:
+    """Events and incidents as keyed Avro rows for their topics (serializer made on first use).
+
+    Operators encode their own output with it, so a record leaves Python once, as the bytes
+    Kafka gets, instead of being pickled to a separate encoding step.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._serializer: AvroSerializer | None = None
 
-    def __call__(self, value: NormalizedEvent | Incident) -> Row:
+    def row(self, value: NormalizedEvent | Incident) -> Row:
         """Key by id, value = single-object Avro of the current schema."""
         if self._serializer is None:
             catalogue = SchemaCatalogue.load(self.settings.schemas_dir / "avro")
@@ -293,3 +320,14 @@ class KeyedAvro:
             return Row(value.incident_id, body, {})
         body = self._serializer.serialize(NORMALIZED_EVENT, event_to_record(value))
         return Row(value.event_id, body, {})
+
+
+class KeyedAvro:
+    """Map: an event or incident → a keyed Avro row for its topic (see :class:`AvroRows`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rows = AvroRows(settings)
+
+    def __call__(self, value: NormalizedEvent | Incident) -> Row:
+        """Key by id, value = single-object Avro of the current schema."""
+        return self.rows.row(value)

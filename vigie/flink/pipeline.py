@@ -16,12 +16,13 @@ from vigie.core.events import NormalizedEvent, Source
 from vigie.flink.kafka_io import KEYED_RECORD, KafkaSinks, bytes_source
 from vigie.flink.operators import (
     DLQ,
+    EVENTS_OUT,
     CellKeys,
     DecodeEvents,
     DropDuplicates,
     FuseCell,
-    KeyedAvro,
     NormalizeRecords,
+    dlq_of,
 )
 
 EVENTS_TOPIC = "events.normalized"
@@ -44,41 +45,27 @@ def _watermarks(settings: Settings, delay_s: int) -> WatermarkStrategy:
     )
 
 
-def _source_watermarks(settings: Settings, delay_s: int) -> WatermarkStrategy:
-    return WatermarkStrategy.for_bounded_out_of_orderness(
-        Duration.of_seconds(delay_s)
-    ).with_idleness(Duration.of_seconds(settings.idle_after_s))
-
-
 def normalize(env: StreamExecutionEnvironment, settings: Settings, sinks: KafkaSinks) -> DataStream:
     """raw.<feed> → deduplicated events (returned) + ``events.normalized`` + ``dlq.<feed>``."""
     group = f"{settings.job_group_prefix}-normalize"
-    per_feed: list[DataStream] = []
-    for source in Source:
-        topic = f"raw.{source.value}"
-        delay = settings.watermark_delay_s.get(source.value, 300)
-        # Watermarks in the source, per partition, from the Kafka timestamp (the connectors
-        # stamp the event time): a partition read ahead of another cannot make the
-        # other's records late, and no Python runs to find the time.
-        raw = env.from_source(
-            bytes_source(settings, topic, group), _source_watermarks(settings, delay), topic
-        ).name(f"read {topic}")
-        normalised = raw.process(
-            NormalizeRecords(settings, topic), output_type=Types.PICKLED_BYTE_ARRAY()
-        ).name(f"normalise {source.value}")
-        sinks.add(normalised.get_side_output(DLQ), f"dlq.{source.value}")
-        per_feed.append(normalised)
-    events = per_feed[0].union(*per_feed[1:])
+    delays = {f"raw.{s.value}": settings.watermark_delay_s.get(s.value, 300) for s in Source}
+    # One source for every feed, watermarks per partition from the event-time Kafka
+    # timestamp less the feed's delay: see KafkaSinks.tagged_source.
+    raw = sinks.tagged_source(delays, group)
+    events = raw.process(NormalizeRecords(settings), output_type=Types.PICKLED_BYTE_ARRAY()).name(
+        "normalise"
+    )
+    for topic in delays:
+        sinks.add(events.get_side_output(dlq_of(topic)), "dlq." + topic.removeprefix("raw."))
     unique = (
         events.key_by(lambda e: e.event_id, key_type=Types.STRING())
         .process(
-            DropDuplicates(settings.dedupe_window_s * 1000),
+            DropDuplicates(settings, settings.dedupe_window_s * 1000),
             output_type=Types.PICKLED_BYTE_ARRAY(),
         )
         .name("drop duplicate records")
     )
-    keyed = unique.map(KeyedAvro(settings), output_type=KEYED_RECORD).name("encode events")
-    sinks.add(keyed, EVENTS_TOPIC)
+    sinks.add(unique.get_side_output(EVENTS_OUT), EVENTS_TOPIC)
     return unique
 
 
@@ -99,14 +86,13 @@ def events_from_topic(
 
 
 def fuse(events: DataStream, settings: Settings, sinks: KafkaSinks) -> DataStream:
-    """Events → incident versions on ``incidents`` (key = incident id, compacted)."""
+    """Events → incident versions, Avro rows keyed by incident id, on ``incidents``."""
     incidents = (
         events.flat_map(CellKeys(settings), output_type=Types.PICKLED_BYTE_ARRAY())
         .name("route to spatial cells")
         .key_by(lambda pair: pair[0], key_type=Types.STRING())
-        .process(FuseCell(settings), output_type=Types.PICKLED_BYTE_ARRAY())
+        .process(FuseCell(settings), output_type=KEYED_RECORD)
         .name("fuse incidents")
     )
-    keyed = incidents.map(KeyedAvro(settings), output_type=KEYED_RECORD).name("encode incidents")
-    sinks.add(keyed, INCIDENTS_TOPIC)
+    sinks.add(incidents, INCIDENTS_TOPIC)
     return incidents

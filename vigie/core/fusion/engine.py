@@ -8,10 +8,11 @@ candidate the event opens a new incident; when all feasible candidates together 
 event still fit, they merge; otherwise the event joins the feasible candidate it is closest
 to. The result depends only on the *set* of events, never on their arrival order.
 
-How the engine computes it while events arrive out of order: every event's decision is
-recorded (which incidents it joined, through which links). An event that arrives after
-later ones rolls the state back to just before its place in the order (replaying recorded
-decisions, which is cheap) and decides again for itself and for every later event. State
+How the engine computes it while events arrive out of order: every applied event keeps an
+undo record (its incident's size and bounds before it, and any incidents it absorbed). An
+event that arrives after later ones rolls the state back to just before its place in the
+order by undoing those later events, newest first, and decides again for itself and for
+every later event; the cost follows the events after it, not all events held. State
 is evicted once no event within the allowed lateness can link to it, so it grows with the
 open incidents, not with the events seen. Events later than that are still linked against
 whatever state remains and never dropped.
