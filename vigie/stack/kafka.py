@@ -7,16 +7,14 @@ dependency:copy-dependencies``), so the only prerequisites are Java 17 and Maven
 from __future__ import annotations
 
 import base64
-import shutil
 import uuid
-from importlib import resources
 from pathlib import Path
 
 from vigie.config import Settings
 from vigie.stack.component import ComponentStatus
+from vigie.stack.jars import resolve_jars
 from vigie.stack.process import (
     ManagedProcess,
-    StackError,
     port_open,
     require_free_port,
     run_checked,
@@ -65,27 +63,13 @@ class KafkaBroker:
 
     def install(self) -> bool:
         """Resolve the broker jars with Maven once per Kafka version."""
-        marker = self.libs / ".complete"
-        if marker.exists():
-            return False
-        if shutil.which("java") is None:
-            msg = "Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless"
-            raise StackError(msg)
-        if shutil.which("mvn") is None:
-            msg = "Maven is needed once to fetch the Kafka jars: apt-get install maven"
-            raise StackError(msg)
-        pom = resources.files("vigie.stack").joinpath("maven/kafka.pom.xml")
-        with resources.as_file(pom) as pom_path:
-            run_checked(
-                [
-                    "mvn", "-q", "-B", "-f", str(pom_path),
-                    f"-Dkafka.version={self.settings.kafka_version}",
-                    "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}",
-                ],
-                "resolving Kafka jars with mvn",
-            )  # fmt: skip
-        marker.write_text(self.settings.kafka_version)
-        return True
+        return resolve_jars(
+            service="Kafka",
+            pom="kafka.pom.xml",
+            version_property="kafka.version",
+            version=self.settings.kafka_version,
+            libs=self.libs,
+        )
 
     def _write_config(self) -> None:
         s = self.settings

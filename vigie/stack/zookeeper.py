@@ -10,18 +10,15 @@ from Maven Central through ``maven/zookeeper.pom.xml``, like Kafka's, into
 
 from __future__ import annotations
 
-import shutil
 import socket
-from importlib import resources
 from pathlib import Path
 
 from vigie.config import Settings
 from vigie.stack.component import ComponentStatus
+from vigie.stack.jars import resolve_jars
 from vigie.stack.process import (
     ManagedProcess,
-    StackError,
     require_free_port,
-    run_checked,
     wait_until,
 )
 
@@ -65,27 +62,13 @@ class ZooKeeperServer:
 
     def install(self) -> bool:
         """Resolve the server's jars with Maven once per version."""
-        marker = self.libs / ".complete"
-        if marker.exists():
-            return False
-        if shutil.which("java") is None:
-            msg = "Java 17+ is needed for ZooKeeper: apt-get install openjdk-17-jre-headless"
-            raise StackError(msg)
-        if shutil.which("mvn") is None:
-            msg = "Maven is needed once to fetch the ZooKeeper jars: apt-get install maven"
-            raise StackError(msg)
-        pom = resources.files("vigie.stack").joinpath("maven/zookeeper.pom.xml")
-        with resources.as_file(pom) as pom_path:
-            run_checked(
-                [
-                    "mvn", "-q", "-B", "-f", str(pom_path),
-                    f"-Dzookeeper.version={self.version}",
-                    "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}",
-                ],
-                "resolving ZooKeeper jars with mvn",
-            )  # fmt: skip
-        marker.write_text(self.version)
-        return True
+        return resolve_jars(
+            service="ZooKeeper",
+            pom="zookeeper.pom.xml",
+            version_property="zookeeper.version",
+            version=self.version,
+            libs=self.libs,
+        )
 
     def _write_config(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
