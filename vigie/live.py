@@ -73,6 +73,8 @@ class OffsetMonitor:
         """Records ever written to each topic (sum of high watermarks)."""
         from confluent_kafka import TopicPartition
 
+        from vigie.kafka.offsets import end_offset
+
         meta = self.consumer.list_topics(timeout=10)
         out: dict[str, int] = {}
         for topic in topics:
@@ -80,7 +82,7 @@ class OffsetMonitor:
             total = 0
             if parts is not None:
                 for p in parts.partitions:
-                    total += _high_watermark(self.consumer, TopicPartition(topic, p))
+                    total += end_offset(self.consumer, TopicPartition(topic, p))
             out[topic] = total - self.baseline.get(topic, 0)
         return out
 
@@ -92,6 +94,8 @@ class OffsetMonitor:
     def lag(self, group: str, topics: tuple[str, ...]) -> int:
         """How many records ``group`` has not committed yet."""
         from confluent_kafka import Consumer, TopicPartition
+
+        from vigie.kafka.offsets import end_offset
 
         probe = Consumer(
             {
@@ -110,7 +114,7 @@ class OffsetMonitor:
             ]
             lag = 0
             for tp in probe.committed(parts, timeout=10):
-                lag += _high_watermark(probe, tp) - (tp.offset if tp.offset >= 0 else 0)
+                lag += end_offset(probe, tp) - (tp.offset if tp.offset >= 0 else 0)
             return lag
         finally:
             probe.close()
@@ -118,21 +122,6 @@ class OffsetMonitor:
     def close(self) -> None:
         """Leave nothing open."""
         self.consumer.close()
-
-
-def _high_watermark(consumer: Any, partition: Any, attempts: int = 20) -> int:
-    """A partition's end offset, waiting out a leader election (new topics, restarts)."""
-    from confluent_kafka import KafkaException
-
-    for attempt in range(attempts):
-        try:
-            _, high = consumer.get_watermark_offsets(partition, timeout=10)
-            return int(high)
-        except KafkaException:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5)
-    return 0
 
 
 class IncidentTracker:
@@ -217,32 +206,6 @@ class LiveRun:
         """A job of this run reads only this run's records, under its own group."""
         return {"VIGIE_JOB_GROUP_PREFIX": self.group_prefix}
 
-    def _start_group_at_end(self, group: str, topics: tuple[str, ...]) -> None:
-        """Commit the topics' current ends for a new group: its job reads what comes next.
-
-        (Record timestamps are event times, so a start by timestamp would not do.)
-        """
-        from confluent_kafka import Consumer, TopicPartition
-
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": group,
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            meta = consumer.list_topics(timeout=10)
-            ends = [
-                TopicPartition(t, p, _high_watermark(consumer, TopicPartition(t, p)))
-                for t in topics
-                if t in meta.topics
-                for p in meta.topics[t].partitions
-            ]
-            consumer.commit(offsets=ends, asynchronous=False)
-        finally:
-            consumer.close()
-
     def _spawn(
         self, name: str, argv: list[str], env: dict[str, str] | None = None
     ) -> ManagedProcess:
@@ -270,7 +233,9 @@ class LiveRun:
 
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        self._start_group_at_end(f"{self.group_prefix}-normalize", RAW)
+        from vigie.kafka.offsets import start_group_at_end
+
+        start_group_at_end(self.settings, f"{self.group_prefix}-normalize", RAW)
         self._spawn("pipeline", [python, "-m", "jobs.pipeline"], env=self._run_env())
         self._spawn("sink", [*vigie, "sink", "--quiet", "--no-metrics"])
         for feed in FEEDS:

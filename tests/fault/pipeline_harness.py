@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from vigie.bench.load import DAY_MS, CityLoad, Offer
-from vigie.bench.runner import RAW_TOPICS, start_group_at_end
+from vigie.bench.runner import RAW_TOPICS
 from vigie.config import Settings
 from vigie.core.events import Incident, Status
 from vigie.core.geo import CityGeometry
@@ -41,6 +41,7 @@ from vigie.core.normalize import Normalizer, Rejection
 from vigie.core.rules import rules_for_city
 from vigie.core.serde import INCIDENT, AvroDeserializer, SchemaCatalogue, record_to_incident
 from vigie.kafka.clients import make_producer
+from vigie.kafka.offsets import start_group_at_end, topic_ends
 from vigie.stack.process import ManagedProcess
 
 EVENTS = "events.normalized"
@@ -144,15 +145,6 @@ class RunOutcome:
         return merged - held
 
 
-def _end_offsets(consumer: Consumer, topic: str) -> list[TopicPartition]:
-    meta = consumer.list_topics(topic, timeout=10)
-    out = []
-    for p in meta.topics[topic].partitions:
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        out.append(TopicPartition(topic, p, high))
-    return out
-
-
 class PipelineRun:
     """One run of ``jobs.pipeline`` (with retained checkpoints) over tagged records."""
 
@@ -173,7 +165,7 @@ class PipelineRun:
                 "enable.auto.commit": False,
             }
         )
-        self.watch.assign(_end_offsets(self.watch, EVENTS) + _end_offsets(self.watch, INCIDENTS))
+        self.watch.assign(topic_ends(self.watch, (EVENTS, INCIDENTS)))
         self.deserializer = scenario.deserializer
         self.seen_events: set[str] = set()
         self.versions: list[Incident] = []

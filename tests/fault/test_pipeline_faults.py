@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline_harness import (
@@ -31,6 +31,7 @@ from pipeline_harness import (
 
 from vigie.config import Settings
 from vigie.flink.checkpoints import latest_checkpoint
+from vigie.kafka.offsets import topic_ends
 from vigie.stack.clickhouse import ClickHouseServer
 from vigie.stack.process import ManagedProcess
 from vigie.stack.stack import LocalStack
@@ -185,13 +186,7 @@ def test_poison_on_every_input_topic_goes_to_the_dlq_and_the_job_keeps_running(
     )
     feeds = sorted({r.feed for r in scenario.load.records})
     dlqs = [f"dlq.{feed}" for feed in feeds]
-    meta = watch.list_topics(timeout=10)
-    start = []
-    for topic in dlqs:
-        for p in meta.topics[topic].partitions:
-            _, high = watch.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            start.append(TopicPartition(topic, p, high))
-    watch.assign(start)
+    watch.assign(topic_ends(watch, dlqs))
     sent: dict[bytes, str] = {}
 
     def poison_every_topic(run: PipelineRun) -> None:

@@ -24,6 +24,7 @@ from vigie.bench.stats import Version, active_rate, percentile, sustained_rate, 
 from vigie.config import Settings
 from vigie.core.events import Source
 from vigie.flink.checkpoints import latest_checkpoint
+from vigie.kafka.offsets import start_group_at_end, topic_ends
 from vigie.stack.process import ManagedProcess
 
 EVENTS = "events.normalized"
@@ -33,32 +34,6 @@ Say = Callable[[str], None]
 
 
 RAW_TOPICS = tuple(f"raw.{s.value}" for s in Source)
-
-
-def start_group_at_end(settings: Settings, group: str, topics: tuple[str, ...]) -> None:
-    """Commit the topics' current ends for a new consumer group: its job reads what follows.
-
-    (Raw records are stamped with their event time, so a start by timestamp would not do.)
-    """
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": group,
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        meta = consumer.list_topics(timeout=10)
-        ends = []
-        for topic in topics:
-            for p in meta.topics[topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                ends.append(TopicPartition(topic, p, high))
-        consumer.commit(offsets=ends, asynchronous=False)
-    finally:
-        consumer.close()
 
 
 def group_rss_bytes(pgid: int) -> int:
@@ -91,7 +66,7 @@ class OutputWatch:
     """A consumer thread noting when each output record of the running job arrives."""
 
     def __init__(self, settings: Settings, topics: tuple[str, ...], decode_incidents: bool):
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer
 
         from vigie.core.serde import AvroDeserializer, SchemaCatalogue
 
@@ -103,13 +78,7 @@ class OutputWatch:
                 "fetch.wait.max.ms": 20,
             }
         )
-        meta = self.consumer.list_topics(timeout=10)
-        parts = []
-        for topic in topics:
-            for p in meta.topics[topic].partitions:
-                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                parts.append(TopicPartition(topic, p, high))
-        self.consumer.assign(parts)
+        self.consumer.assign(topic_ends(self.consumer, topics))
         self.decode = decode_incidents
         self.deserializer = AvroDeserializer(SchemaCatalogue.load(settings.schemas_dir / "avro"))
         self.lock = threading.Lock()
