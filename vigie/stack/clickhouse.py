@@ -22,7 +22,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from vigie.config import Settings
-from vigie.stack.component import ComponentStatus
+from vigie.stack.component import ComponentStatus, process_state
 from vigie.stack.process import (
     ManagedProcess,
     StackError,
@@ -242,9 +242,7 @@ class ClickHouseServer:
         """Health, version, ports and data folder of the server."""
         pid = self.process.pid()
         healthy = pid is not None and self.healthy()
-        state = "up" if healthy else ("starting" if pid else "down")
-        if shutil.which(SERVER_BINARY) is None:
-            state = "missing"
+        state = process_state(pid, healthy, installed=shutil.which(SERVER_BINARY) is not None)
         return ComponentStatus(
             name=self.name,
             healthy=healthy,

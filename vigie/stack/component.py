@@ -21,6 +21,15 @@ class ComponentStatus:
     detail: str = ""
 
 
+def process_state(pid: int | None, healthy: bool, installed: bool) -> str:
+    """What ``vigie stack status`` says of a service from its process and its install."""
+    if healthy:
+        return "up"
+    if pid:
+        return "starting"
+    return "down" if installed else "missing"
+
+
 class Component(Protocol):
     """A piece of the local stack."""
 

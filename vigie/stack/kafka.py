@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from vigie.config import Settings
-from vigie.stack.component import ComponentStatus
+from vigie.stack.component import ComponentStatus, process_state
 from vigie.stack.jars import resolve_jars
 from vigie.stack.process import (
     ManagedProcess,
@@ -173,8 +173,7 @@ class KafkaBroker:
         """Health, version, ports and data folder of the broker."""
         pid = self.process.pid()
         healthy = pid is not None and self.healthy()
-        installed = (self.libs / ".complete").exists()
-        state = "up" if healthy else ("starting" if pid else ("down" if installed else "missing"))
+        state = process_state(pid, healthy, installed=(self.libs / ".complete").exists())
         return ComponentStatus(
             name=self.name,
             healthy=healthy,
