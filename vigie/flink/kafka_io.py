@@ -92,25 +92,36 @@ class KafkaSinks:
         self.tenv.get_config().set(
             "table.exec.source.idle-timeout", f"{self.settings.idle_after_s} s"
         )
+        options = self._options(
+            ";".join(topics),
+            {
+                "properties.group.id": group_id,
+                "properties.isolation.level": "read_committed",
+                "properties.auto.offset.reset": "earliest",
+                "scan.startup.mode": "group-offsets",
+                "scan.topic-partition-discovery.interval": "60 s",
+                "value.format": "raw",
+            },
+        )
         self.tenv.execute_sql(
             f"""CREATE TEMPORARY TABLE IF NOT EXISTS `{name}` (
                   v BYTES,
                   topic STRING METADATA VIRTUAL,
                   ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
                   WATERMARK FOR ts AS ts - CASE topic {delay} ELSE {_interval(300)} END
-                ) WITH (
-                  'connector' = 'kafka',
-                  'topic' = '{";".join(topics)}',
-                  'properties.bootstrap.servers' = '{self.settings.bootstrap_servers}',
-                  'properties.group.id' = '{group_id}',
-                  'properties.isolation.level' = 'read_committed',
-                  'properties.auto.offset.reset' = 'earliest',
-                  'scan.startup.mode' = 'group-offsets',
-                  'scan.topic-partition-discovery.interval' = '60 s',
-                  'value.format' = 'raw'
-                )"""
+                ) WITH ({options})"""
         )
         return self.tenv.to_data_stream(self.tenv.sql_query(f"SELECT v, topic FROM `{name}`"))
+
+    def _options(self, topic: str, options: dict[str, str]) -> str:
+        """The WITH options of a Kafka table on this job's brokers, one per line."""
+        every = {
+            "connector": "kafka",
+            "topic": topic,
+            "properties.bootstrap.servers": self.settings.bootstrap_servers,
+            **options,
+        }
+        return ",\n".join(f"'{key}' = '{value}'" for key, value in every.items())
 
     def add(self, stream: DataStream, topic: str) -> None:
         """Send a stream of :data:`KEYED_RECORD` rows to ``topic`` (key, value, headers).
@@ -120,22 +131,23 @@ class KafkaSinks:
         replay after a failure repeats versions but never invents or loses one.
         """
         name = "sink_" + _TABLE_NAME.sub("_", topic)
+        options = self._options(
+            topic,
+            {
+                "properties.enable.idempotence": "true",
+                "properties.acks": "all",
+                "properties.linger.ms": "20",
+                "key.format": "raw",
+                "key.fields": "k",
+                "value.format": "raw",
+                "value.fields-include": "EXCEPT_KEY",
+                "sink.delivery-guarantee": "at-least-once",
+            },
+        )
         self.tenv.execute_sql(
             f"""CREATE TEMPORARY TABLE IF NOT EXISTS `{name}` (
                   k STRING, v BYTES, headers MAP<STRING, BYTES> METADATA
-                ) WITH (
-                  'connector' = 'kafka',
-                  'topic' = '{topic}',
-                  'properties.bootstrap.servers' = '{self.settings.bootstrap_servers}',
-                  'properties.enable.idempotence' = 'true',
-                  'properties.acks' = 'all',
-                  'properties.linger.ms' = '20',
-                  'key.format' = 'raw',
-                  'key.fields' = 'k',
-                  'value.format' = 'raw',
-                  'value.fields-include' = 'EXCEPT_KEY',
-                  'sink.delivery-guarantee' = 'at-least-once'
-                )"""
+                ) WITH ({options})"""
         )
         self._statements.add_insert(name, self.tenv.from_data_stream(stream))
 

@@ -14,7 +14,7 @@ from pyflink.datastream import DataStream
 
 from vigie.config import Settings
 from vigie.flink.kafka_io import KEYED_RECORD, KafkaSinks
-from vigie.flink.operators import KeyedAvro
+from vigie.flink.operators import AvroRows
 
 PASSTHROUGH_TOPIC = "bench.passthrough"
 
@@ -23,6 +23,6 @@ def passthrough(
     events: DataStream, settings: Settings, sinks: KafkaSinks, topic: str = PASSTHROUGH_TOPIC
 ) -> DataStream:
     """Events → the same events, Avro-encoded, on ``topic`` (fusion's place, no fusion)."""
-    keyed = events.map(KeyedAvro(settings), output_type=KEYED_RECORD).name("identity out")
+    keyed = events.map(AvroRows(settings), output_type=KEYED_RECORD).name("identity out")
     sinks.add(keyed, topic)
     return events
