@@ -136,6 +136,16 @@ class Settings(BaseSettings):
         description="bounded out-of-orderness per feed (JSON in VIGIE_WATERMARK_DELAY_S)",
     )
     idle_after_s: int = Field(30, ge=1, description="a quiet feed stops holding back time")
+    fusion_ahead_s: int = Field(
+        # Reading a backlog, Kafka hands out some partitions hours ahead of others; an event
+        # further ahead of the watermark than this waits for it instead of being linked now
+        # and rolled back for every older event still to come (docs/performance.md). Live
+        # events lie within the largest watermark delay of the watermark and never wait.
+        7200,
+        ge=0,
+        description="events further ahead of the watermark wait for it (0: never wait); "
+        "must exceed every watermark delay",
+    )
     job_group_prefix: str = Field("vigie", description="Kafka consumer group prefix of jobs")
 
     # Schema registry: empty means Avro single-object encoding resolved against schemas/.
@@ -200,6 +210,17 @@ class Settings(BaseSettings):
                 msg = f"{name} and {seen[port]} are both {port}; give each service its own port"
                 raise ValueError(msg)
             seen[port] = name
+        return self
+
+    @model_validator(mode="after")
+    def _ahead_beyond_delays(self) -> Settings:
+        longest = max(self.watermark_delay_s.values(), default=0)
+        if self.fusion_ahead_s and self.fusion_ahead_s <= longest:
+            msg = (
+                f"VIGIE_FUSION_AHEAD_S={self.fusion_ahead_s} would hold back live events: it "
+                f"must exceed the largest watermark delay ({longest} s), or be 0 to never wait"
+            )
+            raise ValueError(msg)
         return self
 
     @field_validator("retention_camera_days")

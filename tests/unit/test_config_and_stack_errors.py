@@ -37,6 +37,21 @@ def test_bad_port_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings.cache_clear()
 
 
+def test_a_fusion_wait_shorter_than_a_watermark_delay_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIGIE_FUSION_AHEAD_S", "600")
+    load_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"VIGIE_FUSION_AHEAD_S=600 .* \(3600 s\)"):
+            load_settings()
+        monkeypatch.setenv("VIGIE_FUSION_AHEAD_S", "0")  # never wait: allowed
+        load_settings.cache_clear()
+        assert load_settings().fusion_ahead_s == 0
+    finally:
+        load_settings.cache_clear()
+
+
 def test_cli_prints_config_errors_without_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -72,3 +72,26 @@ def test_restored_engine_continues_like_the_original(
     after_restored = feed(restored, events[split:]) + restored.flush()
     assert after_restored == after_original
     assert after_original, "the scenario must produce incident versions after the cut"
+
+
+def test_events_waiting_at_a_checkpoint_wait_again_after_a_restore(
+    rules: Rules, events: list[NormalizedEvent]
+) -> None:
+    """Reading a backlog: the watermark lags far behind what is read; a restore keeps the
+    events that were waiting out of the engine until the watermark comes close."""
+    ahead = 3_600_000
+    lagging = events[0].event_time - 3 * ahead
+    original = FusionEngine(rules, ahead_ms=ahead)
+    for event in events:
+        original.on_event(event, lagging)
+    assert original.state_size()["waiting"] > 0
+    held = original.held_event_ids()
+    restored = FusionEngine.restore(
+        rules,
+        [e for e in events if e.event_id in held],
+        original.published(),
+        original.clock,
+        ahead_ms=ahead,
+    )
+    assert restored.state_size() == original.state_size()
+    assert restored.flush() == original.flush()

@@ -256,3 +256,26 @@ def test_state_grows_with_open_incidents_not_with_events_seen() -> None:
         sizes.append(engine.state_size()["evidence_events"])
     assert max(sizes) <= 40  # a few hours' worth of open incidents, never all 120 events
     assert len(latest_versions(run_stream(FusionEngine(RULES), arrivals))) == 120
+
+
+def test_an_event_far_ahead_of_the_watermark_waits_and_goes_in_when_time_comes() -> None:
+    # Reading a backlog: a camera partition read two hours ahead of the police one.
+    hour = 3_600_000
+    engine = FusionEngine(RULES, ahead_ms=hour)
+    watermark = T0 - 60_000
+    assert engine.on_event(ev("police-1", "shots_fired", 0, 0, 0), watermark)
+    ahead = ev("camera-1", "gunshot", 20, 0, 2 * 3600)
+    assert engine.on_event(ahead, watermark) == []  # waits: nothing published yet
+    assert ahead.event_id in engine.held_event_ids()  # ... but held, so checkpointed
+    assert engine.state_size()["waiting"] == 1
+    not_yet = engine.on_watermark(T0 + hour - 1000)  # still more than an hour ahead
+    assert all(ahead.event_id not in i.event_ids for i in not_yet)
+    released = engine.on_watermark(T0 + hour + 1000)
+    assert [ahead.event_id] in [list(i.event_ids) for i in released]
+    assert engine.state_size()["waiting"] == 0
+
+
+def test_an_engine_without_a_known_watermark_never_holds_events_back() -> None:
+    engine = FusionEngine(RULES, ahead_ms=3_600_000)
+    assert engine.on_event(ev("camera-1", "gunshot", 0, 0, 0), -(2**62))
+    assert engine.state_size()["waiting"] == 0

@@ -188,6 +188,49 @@ def test_arrival_order_within_lateness_does_not_change_incidents(
     event(f"context joined: {any(i.context.permits or i.context.affected_lines for i in out)}")
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=cities(),
+    partitions=st.integers(1, 4),
+    chunk=st.integers(1, 12),
+    ahead_s=st.sampled_from([None, 0, 2400, 3600]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_reading_a_backlog_partition_by_partition_does_not_change_incidents(
+    events: list[NormalizedEvent],
+    partitions: int,
+    chunk: int,
+    ahead_s: int | None,
+    seed: int,
+) -> None:
+    """As Flink reads a backlog: each partition in order, handed out in chunks, watermark
+    the slowest partition; events far ahead of it may wait (``ahead_ms``)."""
+    rules = SMALL_RULES
+    rng = random.Random(seed)
+    queues: list[list[NormalizedEvent]] = [[] for _ in range(partitions)]
+    for e in sorted(events, key=event_key):
+        queues[rng.randrange(partitions)].append(e)
+    engine = FusionEngine(rules, ahead_ms=None if ahead_s is None else ahead_s * 1000)
+    newest: dict[int, int] = {}
+    out: list[Incident] = []
+    waited = False
+    while any(queues):
+        p = rng.choice([i for i, q in enumerate(queues) if q])
+        for e in queues[p][:chunk]:
+            newest[p] = e.event_time
+            reading = [i for i, q in enumerate(queues) if q]  # a finished one is idle
+            started = all(i in newest for i in reading)
+            watermark = min(newest[i] for i in reading) if started else -(2**62)
+            out.extend(engine.on_event(e, watermark))
+            waited = waited or bool(engine.state_size()["waiting"])
+            out.extend(engine.on_watermark(watermark))
+        del queues[p][:chunk]
+    out.extend(engine.flush())
+    assert engine.holds_nothing()
+    assert contents(latest_versions(out)) == contents(fuse(events, rules))
+    event(f"events waited: {waited}")
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=cities(area_m=9000),

@@ -221,14 +221,17 @@ class FuseCell(KeyedProcessFunction):
         engine = self.engines.get(cell)
         if engine is None:
             owns = functools.partial(self.grid.owns, cell)
+            ahead = self.settings.fusion_ahead_s * 1000 or None
             clock = self.clock.value()
             if clock is None:
-                engine = FusionEngine(self.rules, owns=owns)
+                engine = FusionEngine(self.rules, owns=owns, ahead_ms=ahead)
                 self.stored[cell], self.stored_published[cell] = set(), set()
             else:  # restored from a checkpoint
                 events = list(self.events.values())
                 published = dict(self.published.items())
-                engine = FusionEngine.restore(self.rules, events, published, clock, owns=owns)
+                engine = FusionEngine.restore(
+                    self.rules, events, published, clock, owns=owns, ahead_ms=ahead
+                )
                 self.stored[cell] = {e.event_id for e in events}
                 self.stored_published[cell] = set(published)
             self.engines[cell] = engine
@@ -260,8 +263,9 @@ class FuseCell(KeyedProcessFunction):
             self.events.put(event.event_id, event)
             self.stored[cell].add(event.event_id)
         self._record(cell, engine, out)
-        if cell not in self.pending:
-            self._schedule(ctx, cell, max(event.event_time, watermark))
+        if cell not in self.pending:  # from the watermark: a waiting event is due before
+            known = watermark > -(2**62)  # its own time comes (FusionEngine, ahead_ms)
+            self._schedule(ctx, cell, watermark if known else event.event_time)
         for incident in out:
             yield self.avro.row(incident)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -117,10 +118,20 @@ class FusionEngine:
     """
 
     def __init__(
-        self, rules: Rules, *, owns: Callable[[NormalizedEvent], bool] | None = None
+        self,
+        rules: Rules,
+        *,
+        owns: Callable[[NormalizedEvent], bool] | None = None,
+        ahead_ms: int | None = None,
     ) -> None:
         self.rules = rules
         self._owns = owns or _owns_everything
+        # Never below the longest link gap: a waiting event then cannot link to an incident
+        # that closes or is evicted meanwhile, so waiting never changes what incidents are.
+        self._ahead_ms = None if ahead_ms is None else max(ahead_ms, rules.max_span_ms)
+        #: Events too far ahead of the watermark, by id, and their keys as a min-heap.
+        self._waiting: dict[str, NormalizedEvent] = {}
+        self._waiting_keys: list[Key] = []
         self._watermark = -(2**62)
         self._now = 0
         self._events: dict[str, NormalizedEvent] = {}
@@ -143,11 +154,11 @@ class FusionEngine:
         With :meth:`published` this is all a checkpoint needs: the engine is a function of
         the events it holds, so :meth:`restore` rebuilds the rest.
         """
-        return set(self._events) | self._context.held_ids()
+        return set(self._events) | self._context.held_ids() | set(self._waiting)
 
     def holds_nothing(self) -> bool:
         """True when every event has been evicted: the key's state can be dropped."""
-        return not self._events and len(self._context) == 0
+        return not self._events and not self._waiting and len(self._context) == 0
 
     def take_forgotten(self) -> tuple[list[str], list[str]]:
         """Event ids and incident ids evicted since the last call.
@@ -177,16 +188,23 @@ class FusionEngine:
         clock: tuple[int, int],
         *,
         owns: Callable[[NormalizedEvent], bool] | None = None,
+        ahead_ms: int | None = None,
     ) -> FusionEngine:
         """Rebuild an engine from the events it held and the versions it had published.
 
         The events are replayed as if none were late (incidents do not depend on arrival
         order), then the published versions and the clock are put back, so the next
-        change continues the same version sequence.
+        change continues the same version sequence. Events that were waiting go back to
+        waiting: the watermark of the clock decides again.
         """
-        engine = cls(rules, owns=owns)
+        engine = cls(rules, owns=owns, ahead_ms=ahead_ms)
+        watermark = clock[0]
         for event in sorted(events, key=event_key):
-            engine.on_event(event, -(2**62), now=event.ingest_time)
+            engine._now = max(engine._now, event.ingest_time)
+            if engine._too_far_ahead(event, watermark):
+                engine._wait(event)
+            else:
+                engine._take(event)
         engine._published = dict(published)
         engine._watermark, engine._now = clock
         return engine
@@ -205,6 +223,7 @@ class FusionEngine:
             "context_events": len(self._context),
             "incidents": len(self._clusters),
             "published": len(self._published),
+            "waiting": len(self._waiting),
         }
 
     def current(self) -> list[Incident]:
@@ -217,6 +236,39 @@ class FusionEngine:
         """Take one event; return the new incident versions it causes (may be empty)."""
         self._watermark = max(self._watermark, watermark)
         self._now = max(self._now, event.ingest_time if now is None else now)
+        out = self._release()
+        if self._too_far_ahead(event, self._watermark):
+            self._wait(event)
+            return out
+        return out + self._take(event)
+
+    def _too_far_ahead(self, event: NormalizedEvent, watermark: int) -> bool:
+        """Whether ``event`` waits: further ahead of a known watermark than ``ahead_ms``."""
+        return (
+            self._ahead_ms is not None
+            and watermark > -(2**62)
+            and event.event_time > watermark + self._ahead_ms
+        )
+
+    def _wait(self, event: NormalizedEvent) -> None:
+        if event.event_id in self._waiting:
+            return  # a duplicate delivery
+        self._waiting[event.event_id] = event
+        heapq.heappush(self._waiting_keys, event_key(event))
+
+    def _release(self) -> list[Incident]:
+        """Take in, oldest first, the waiting events the watermark has come close enough to.
+
+        Every event taken in so far lies at or before ``watermark + ahead_ms``, and these lie
+        after it, so none of them rolls anything back.
+        """
+        out: list[Incident] = []
+        keys = self._waiting_keys
+        while keys and not self._too_far_ahead(self._waiting[keys[0][1]], self._watermark):
+            out.extend(self._take(self._waiting.pop(heapq.heappop(keys)[1])))
+        return out
+
+    def _take(self, event: NormalizedEvent) -> list[Incident]:
         role = self.rules.role_of(event.kind) or event.role
         if role == Role.CONTEXT:
             if not self._context.add(event):
@@ -244,7 +296,7 @@ class FusionEngine:
         """Advance event time: close idle incidents, then evict state nothing can reach."""
         self._watermark = max(self._watermark, watermark)
         self._now = max(self._now, watermark if now is None else now)
-        out: list[Incident] = []
+        out = self._release()
         timeout = self.rules.inactivity_timeout_ms
         idle = [a for a, c in self._clusters.items() if c.tmax + timeout < self._watermark]
         for anchor_id in sorted(idle):
