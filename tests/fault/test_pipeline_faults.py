@@ -95,6 +95,19 @@ def test_undisturbed_run_is_repeatable(
     assert_same_incidents(again, undisturbed)
 
 
+def test_normalise_and_fuse_as_two_jobs_make_the_same_incidents(
+    stack: Settings, sink: None, scenario: Scenario, undisturbed: RunOutcome, tmp_path: Path
+) -> None:
+    """Production's shape: two jobs, ``events.normalized`` (two partitions) between them.
+
+    The fuse job reads the topic back with watermarks per partition, from the event time
+    normalise stamps on each record: a stream-wide watermark let the partition read first
+    make the other's events late.
+    """
+    outcome = run_scenario(stack, scenario, "apart", tmp_path, apart=True)
+    assert_same_incidents(outcome, undisturbed)
+
+
 def test_job_killed_mid_stream_restarts_from_its_last_checkpoint(
     stack: Settings, sink: None, scenario: Scenario, undisturbed: RunOutcome, tmp_path: Path
 ) -> None:

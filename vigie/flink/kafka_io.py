@@ -1,9 +1,11 @@
 """Kafka sources and sinks for the PyFlink jobs.
 
-Sources hand Python the raw value bytes (``ByteArraySchema``) so Python owns the Avro
-decoding and can route anything it cannot read to a dead-letter topic. Sinks go through the
-Table API's Kafka connector, which is the way PyFlink can set a record *key* (the
-``incidents`` topic is compacted by ``incident_id``) and *headers* (the DLQ's reason).
+Both go through the Table API's Kafka connector. The source hands Python the raw value
+bytes (``raw`` format) with the topic, so Python owns the Avro decoding and can route
+anything it cannot read to a dead-letter topic, and it makes watermarks per partition from
+the Kafka timestamps. The sinks are the way PyFlink can set a record *key* (the
+``incidents`` topic is compacted by ``incident_id``), *headers* (the DLQ's reason) and the
+*timestamp* (event time on ``events.normalized``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,9 @@ from __future__ import annotations
 import re
 
 from pyflink.common import Types
-from pyflink.common.serialization import ByteArraySchema
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
-from pyflink.datastream.connectors.kafka import (
-    KafkaOffsetResetStrategy,
-    KafkaOffsetsInitializer,
-    KafkaSource,
-)
 from pyflink.table import StreamTableEnvironment
+from pyflink.table.expressions import col, to_timestamp_ltz
 
 from vigie.config import Settings
 
@@ -32,28 +29,18 @@ KEYED_RECORD = Types.ROW_NAMED(
     ],
 )
 
+#: A keyed record stamped with its event time (epoch ms) as the Kafka timestamp.
+STAMPED_RECORD = Types.ROW_NAMED(
+    ["k", "v", "headers", "ts"],
+    [
+        Types.STRING(),
+        Types.PRIMITIVE_ARRAY(Types.BYTE()),
+        Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
+        Types.LONG(),
+    ],
+)
+
 _TABLE_NAME = re.compile(r"[^A-Za-z0-9_]")
-
-
-def bytes_source(settings: Settings, topic: str, group_id: str) -> KafkaSource:
-    """An unbounded source of one topic's value bytes.
-
-    A new consumer group starts at the earliest offset; afterwards the group's offsets,
-    committed on each checkpoint, say where to resume (a restart from a checkpoint uses the
-    checkpoint's own offsets instead).
-    """
-    start = KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
-    return (
-        KafkaSource.builder()
-        .set_bootstrap_servers(settings.bootstrap_servers)
-        .set_topics(topic)
-        .set_group_id(group_id)
-        .set_starting_offsets(start)
-        .set_value_only_deserializer(ByteArraySchema())
-        .set_property("isolation.level", "read_committed")
-        .set_property("partition.discovery.interval.ms", "60000")
-        .build()
-    )
 
 
 def _interval(seconds: int) -> str:
@@ -123,8 +110,12 @@ class KafkaSinks:
         }
         return ",\n".join(f"'{key}' = '{value}'" for key, value in every.items())
 
-    def add(self, stream: DataStream, topic: str) -> None:
+    def add(self, stream: DataStream, topic: str, *, stamped: bool = False) -> None:
         """Send a stream of :data:`KEYED_RECORD` rows to ``topic`` (key, value, headers).
+
+        ``stamped``: the rows are :data:`STAMPED_RECORD` and their event time becomes the
+        Kafka timestamp, so a job reading the topic makes per-partition watermarks from it
+        (:meth:`tagged_source`), as normalise does from the connectors' stamps.
 
         At-least-once: every record a checkpoint covers is flushed before the checkpoint
         completes. Downstream is idempotent (compacted topic, versioned incidents), so a
@@ -144,12 +135,16 @@ class KafkaSinks:
                 "sink.delivery-guarantee": "at-least-once",
             },
         )
+        stamp = ", ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'" if stamped else ""
         self.tenv.execute_sql(
             f"""CREATE TEMPORARY TABLE IF NOT EXISTS `{name}` (
-                  k STRING, v BYTES, headers MAP<STRING, BYTES> METADATA
+                  k STRING, v BYTES, headers MAP<STRING, BYTES> METADATA{stamp}
                 ) WITH ({options})"""
         )
-        self._statements.add_insert(name, self.tenv.from_data_stream(stream))
+        rows = self.tenv.from_data_stream(stream)
+        if stamped:
+            rows = rows.select(col("k"), col("v"), col("headers"), to_timestamp_ltz(col("ts"), 3))
+        self._statements.add_insert(name, rows)
 
     def attach(self) -> None:
         """Add the sinks to the environment; ``env.execute()`` then runs them with the rest."""

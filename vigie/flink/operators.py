@@ -39,7 +39,7 @@ from vigie.core.serde import (
     incident_to_record,
     record_to_event,
 )
-from vigie.flink.kafka_io import KEYED_RECORD
+from vigie.flink.kafka_io import KEYED_RECORD, STAMPED_RECORD
 from vigie.kafka.dead_letter import dead_letter_headers
 
 #: Side output of records that could not be processed: original bytes + reason headers.
@@ -51,8 +51,9 @@ def dlq_of(topic: str) -> OutputTag:
     return OutputTag(f"dlq-{topic}", KEYED_RECORD)
 
 
-#: Side output of the deduplicated events, Avro-encoded for ``events.normalized``.
-EVENTS_OUT = OutputTag("events", KEYED_RECORD)
+#: Side output of the deduplicated events, Avro-encoded for ``events.normalized``, stamped
+#: with their event time (the fuse job's watermarks come from it).
+EVENTS_OUT = OutputTag("events", STAMPED_RECORD)
 
 
 def dlq_row(original: bytes, reason: str, detail: str, topic: str, job: str) -> Row:
@@ -103,7 +104,8 @@ class NormalizeRecords(ProcessFunction):
 
 
 class DecodeEvents(ProcessFunction):
-    """``events.normalized`` bytes → :class:`NormalizedEvent`, or a DLQ record."""
+    """``events.normalized`` records, as (value bytes, topic) rows → :class:`NormalizedEvent`,
+    or a DLQ record."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
         self.settings = settings
@@ -114,13 +116,14 @@ class DecodeEvents(ProcessFunction):
         catalogue = SchemaCatalogue.load(self.settings.schemas_dir / "avro")
         self.deserializer = AvroDeserializer(catalogue)
 
-    def process_element(self, value: bytes, ctx: ProcessFunction.Context) -> Iterator[Any]:
+    def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
         """Decode into the current event schema; anything else is a dead letter."""
+        raw = value[0]
         try:
-            record = self.deserializer.deserialize(value, reader=NORMALIZED_EVENT).record
+            record = self.deserializer.deserialize(raw, reader=NORMALIZED_EVENT).record
             yield record_to_event(record)
         except SerdeError as exc:
-            yield DLQ, dlq_row(value, exc.reason, exc.detail, self.topic, "fuse")
+            yield DLQ, dlq_row(raw, exc.reason, exc.detail, self.topic, "fuse")
 
 
 class DropDuplicates(KeyedProcessFunction):
@@ -144,7 +147,7 @@ class DropDuplicates(KeyedProcessFunction):
             return
         self.seen.update(True)
         ctx.timer_service().register_event_time_timer(value.event_time + self.window_ms)
-        yield EVENTS_OUT, self.avro.row(value)
+        yield EVENTS_OUT, self.avro.stamped(value)
         yield value
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
@@ -326,3 +329,7 @@ class AvroRows:
         return Row(value.event_id, body, {})
 
     __call__ = row  # also a map function: the passthrough's identity output
+
+    def stamped(self, event: NormalizedEvent) -> Row:
+        """:meth:`row` plus the event time, for a sink that stamps it on the Kafka record."""
+        return Row(*self.row(event), event.event_time)

@@ -7,13 +7,12 @@ The deployable jobs in ``jobs/`` are a few lines over these functions: ``normali
 
 from __future__ import annotations
 
-from pyflink.common import Duration, Types, WatermarkStrategy
-from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from vigie.config import Settings
-from vigie.core.events import NormalizedEvent, Source
-from vigie.flink.kafka_io import KEYED_RECORD, KafkaSinks, bytes_source
+from vigie.core.events import Source
+from vigie.flink.kafka_io import KEYED_RECORD, KafkaSinks
 from vigie.flink.operators import (
     DLQ,
     EVENTS_OUT,
@@ -27,22 +26,6 @@ from vigie.flink.operators import (
 
 EVENTS_TOPIC = "events.normalized"
 INCIDENTS_TOPIC = "incidents"
-
-
-class EventTime(TimestampAssigner):
-    """Event time of a normalised event, in epoch millis."""
-
-    def extract_timestamp(self, value: NormalizedEvent, record_timestamp: int) -> int:
-        """The time the event happened, not when Kafka got it."""
-        return value.event_time
-
-
-def _watermarks(settings: Settings, delay_s: int) -> WatermarkStrategy:
-    return (
-        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(delay_s))
-        .with_timestamp_assigner(EventTime())
-        .with_idleness(Duration.of_seconds(settings.idle_after_s))
-    )
 
 
 def normalize(env: StreamExecutionEnvironment, settings: Settings, sinks: KafkaSinks) -> DataStream:
@@ -65,24 +48,27 @@ def normalize(env: StreamExecutionEnvironment, settings: Settings, sinks: KafkaS
         )
         .name("drop duplicate records")
     )
-    sinks.add(unique.get_side_output(EVENTS_OUT), EVENTS_TOPIC)
+    sinks.add(unique.get_side_output(EVENTS_OUT), EVENTS_TOPIC, stamped=True)
     return unique
 
 
 def events_from_topic(
     env: StreamExecutionEnvironment, settings: Settings, sinks: KafkaSinks
 ) -> DataStream:
-    """``events.normalized`` read back (the fuse job on its own); bad bytes → dlq.normalize."""
+    """``events.normalized`` read back (the fuse job on its own); bad bytes → dlq.normalize.
+
+    Watermarks per partition, from the event time normalise stamps on each record, less
+    the largest feed delay: a stream-wide watermark would let one partition read ahead
+    (a backlog after a restart) make the other's events late past the allowed lateness.
+    """
     group = f"{settings.job_group_prefix}-fuse"
-    raw = env.from_source(
-        bytes_source(settings, EVENTS_TOPIC, group), WatermarkStrategy.no_watermarks(), EVENTS_TOPIC
-    )
+    delay = max(settings.watermark_delay_s.values(), default=300)
+    raw = sinks.tagged_source({EVENTS_TOPIC: delay}, group, name="normalized_events")
     decoded = raw.process(
         DecodeEvents(settings, EVENTS_TOPIC), output_type=Types.PICKLED_BYTE_ARRAY()
-    )
+    ).name("decode events")
     sinks.add(decoded.get_side_output(DLQ), "dlq.normalize")
-    delay = max(settings.watermark_delay_s.values(), default=300)
-    return decoded.assign_timestamps_and_watermarks(_watermarks(settings, delay))
+    return decoded
 
 
 def fuse(events: DataStream, settings: Settings, sinks: KafkaSinks) -> DataStream:
