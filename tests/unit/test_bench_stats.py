@@ -14,6 +14,7 @@ from vigie.bench.stats import (
     capacity,
     flatness,
     percentile,
+    ratios,
     sustained_rate,
     update_latencies,
     verdicts,
@@ -101,6 +102,24 @@ def test_verdicts_read_the_report() -> None:
         "memory_flat": True,
     }
     assert verdicts({"pipeline": []})["sustained"] is None
+
+
+def test_ratios_compare_each_fusing_kind_with_the_passthrough() -> None:
+    def saturated(rate: int) -> dict[str, object]:
+        return {"offered_rate": 10_000, "sustained_per_s": rate, "saturated": True}
+
+    report = {
+        "pipeline": [saturated(800), saturated(700), saturated(900)],
+        "apart": [saturated(1000)],
+        "passthrough": [saturated(2000)],
+    }
+    assert ratios(report) == {
+        "capacity_per_s": {"pipeline": 800, "apart": 1000, "passthrough": 2000},
+        "ratio": 0.4,
+        "ratio_apart": 0.5,
+    }
+    assert ratios({"pipeline": [saturated(800)]}) == {"capacity_per_s": {"pipeline": 800}}
+    assert ratios({}) == {}
 
 
 def test_load_shifts_every_event_time_but_not_the_ingest_clock() -> None:

@@ -14,7 +14,8 @@ def plot_latency(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for kind, colour in (("pipeline", "tab:red"), ("passthrough", "tab:blue")):
+    kinds = (("pipeline", "tab:red"), ("apart", "tab:orange"), ("passthrough", "tab:blue"))
+    for kind, colour in kinds:
         phases = [p for p in report.get(kind, []) if p["latency_s"]["p50"] is not None]
         if not phases:
             continue

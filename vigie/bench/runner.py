@@ -1,10 +1,10 @@
 """The benchmark's I/O: job processes, the offered load, the outputs watched, /proc sampled.
 
-One job at a time runs on the local stack (``jobs.pipeline`` or ``jobs.passthrough``), each
-as its own process under a fresh consumer group reading only records offered after it
-started, with retained checkpoints on disk so the state size can be read from them. The
-ClickHouse sink (``vigie sink``) runs beside it all along. The bench offers each rate for a
-fixed time, waits for the outputs to stop growing, and hands the raw observations to
+One job kind at a time runs on the local stack (:data:`JOB_KINDS`), each as its own
+process(es) under fresh consumer groups reading only records offered after it started,
+with retained checkpoints on disk so the state size can be read from them. The ClickHouse
+sink (``vigie sink``) runs beside it all along. The bench offers each rate for a fixed
+time, waits for the outputs to stop growing, and hands the raw observations to
 :mod:`vigie.bench.stats`.
 """
 
@@ -34,6 +34,15 @@ Say = Callable[[str], None]
 
 
 RAW_TOPICS = tuple(f"raw.{s.value}" for s in Source)
+
+#: What the bench can measure: kind → the job modules it runs, each its own process (JVM).
+#: ``apart`` is production's shape, normalise and fuse as two jobs with ``events.normalized``
+#: between them: two JVMs, so two Python interpreters and two interpreter locks.
+JOB_KINDS: dict[str, tuple[str, ...]] = {
+    "pipeline": ("pipeline",),
+    "apart": ("normalize", "fuse"),
+    "passthrough": ("passthrough",),
+}
 
 
 def group_rss_bytes(pgid: int) -> int:
@@ -130,7 +139,7 @@ class OutputWatch:
 class Sampler:
     """Once a second: RSS of the job and the sink, and the sink group's committed offsets."""
 
-    def __init__(self, settings: Settings, job_pgid: int, sink_pgid: int | None):
+    def __init__(self, settings: Settings, job_pgids: list[int], sink_pgid: int | None):
         from confluent_kafka import Consumer
 
         self.probe = Consumer(
@@ -140,7 +149,7 @@ class Sampler:
                 "enable.auto.commit": False,
             }
         )
-        self.job_pgid = job_pgid
+        self.job_pgids = job_pgids
         self.sink_pgid = sink_pgid
         self.rows: list[tuple[float, float, float, int]] = []  # t, job rss, sink rss, committed
         self._parts = self._partitions()
@@ -164,7 +173,7 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            job = group_rss_bytes(self.job_pgid)
+            job = sum(group_rss_bytes(pgid) for pgid in self.job_pgids)
             sink = group_rss_bytes(self.sink_pgid) if self.sink_pgid else 0
             self.rows.append((time.time(), job, sink, self._committed()))
 
@@ -212,36 +221,49 @@ def offer(
 
 @dataclass
 class JobRun:
-    """One job process of the bench with its watchers."""
+    """One job kind of the bench (one or two job processes) with its watchers."""
 
     settings: Settings
-    kind: str  # pipeline | passthrough
+    kind: str  # a key of JOB_KINDS
     home: Path
     say: Say
-    proc: ManagedProcess = field(init=False)
+    procs: list[ManagedProcess] = field(init=False)
     ckpt: Path = field(init=False)
 
+    @property
+    def fuses(self) -> bool:
+        """Whether the kind makes incidents (else its output is the passthrough's)."""
+        return self.kind != "passthrough"
+
     def start(self, sink_pgid: int | None) -> None:
-        """Start the job (fresh group, reading from now) and its watchers."""
+        """Start the job(s) (fresh groups, reading from now) and the watchers."""
         stamp = str(int(time.time() * 1000))
-        self.ckpt = self.home / "checkpoints" / f"{self.kind}-{stamp}"
-        self.proc = ManagedProcess(
-            f"bench-{self.kind}", self.home / f"{self.kind}.pid", self.home / f"{self.kind}.log"
-        )
-        self.proc.stop()
-        out = INCIDENTS if self.kind == "pipeline" else "bench.passthrough"
-        self.watch = OutputWatch(self.settings, (EVENTS, out), self.kind == "pipeline")
+        modules = JOB_KINDS[self.kind]
+        # The last job's checkpoints are the ones measured (fuse's when apart).
+        self.ckpt = self.home / "checkpoints" / f"{modules[-1]}-{stamp}"
+        self.procs = [
+            ManagedProcess(f"bench-{m}", self.home / f"{m}.pid", self.home / f"{m}.log")
+            for m in modules
+        ]
+        for proc in self.procs:
+            proc.stop()
+        out = INCIDENTS if self.fuses else "bench.passthrough"
+        self.watch = OutputWatch(self.settings, (EVENTS, out), self.fuses)
         prefix = f"vigie-bench-{self.kind}-{stamp}"
         start_group_at_end(self.settings, f"{prefix}-normalize", RAW_TOPICS)
-        env = {
-            "VIGIE_JOB_GROUP_PREFIX": prefix,
-            "VIGIE_FLINK_CHECKPOINT_DIR": str(self.ckpt),
-            "FLINK_LOG_DIR": str(self.home / "logs"),
-        }
-        self.proc.start([sys.executable, "-m", f"jobs.{self.kind}"], cwd=Path.cwd(), env=env)
-        pid = self.proc.pid()
-        assert pid is not None
-        self.sampler = Sampler(self.settings, pid, sink_pgid)
+        start_group_at_end(self.settings, f"{prefix}-fuse", (EVENTS,))
+        pgids = []
+        for module, proc in zip(modules, self.procs, strict=True):
+            env = {
+                "VIGIE_JOB_GROUP_PREFIX": prefix,
+                "VIGIE_FLINK_CHECKPOINT_DIR": str(self.ckpt.with_name(f"{module}-{stamp}")),
+                "FLINK_LOG_DIR": str(self.home / "logs" / module),
+            }
+            proc.start([sys.executable, "-m", f"jobs.{module}"], cwd=Path.cwd(), env=env)
+            pid = proc.pid()
+            assert pid is not None
+            pgids.append(pid)
+        self.sampler = Sampler(self.settings, pgids, sink_pgid)
 
     def drain(self, expect: int = 1, quiet_s: float = 4.0, max_s: float = 300.0) -> float:
         """Wait for ``expect`` events out, then until the outputs stop growing.
@@ -254,9 +276,10 @@ class JobRun:
         still_since = time.time()
         while time.time() < deadline:
             time.sleep(0.5)
-            if self.proc.pid() is None:
-                msg = f"the {self.kind} job stopped; see {self.proc.log_file}"
-                raise RuntimeError(msg)
+            for proc in self.procs:
+                if proc.pid() is None:
+                    msg = f"a {self.kind} job stopped; see {proc.log_file}"
+                    raise RuntimeError(msg)
             now = self.watch.counts()
             if now != last:
                 last, still_since = now, time.time()
@@ -283,7 +306,7 @@ class JobRun:
             events = list(self.watch.events)
             outputs = list(self.watch.outputs)
             versions = list(self.watch.versions)
-        if self.kind == "pipeline":
+        if self.fuses:
             latencies = update_latencies(versions, offered_at)
         else:
             latencies = [t - offered_at[k] for t, k in outputs if k in offered_at]
@@ -296,7 +319,7 @@ class JobRun:
             "offer_seconds": round(end_offer - first, 2),
             "achieved_offer_rate": round(n / max(end_offer - first, 1e-9)),
             "events_out": len(events),
-            "outputs": len(versions) if self.kind == "pipeline" else len(outputs),
+            "outputs": len(versions) if self.fuses else len(outputs),
             "sustained_per_s": round(sustained_rate(n, first, max(last, end_offer))),
             "latency_s": _quantiles(latencies),
             "normalise_latency_s": _quantiles(normalise),
@@ -313,7 +336,8 @@ class JobRun:
         """Stop the job and its watchers."""
         self.watch.close()
         self.sampler.close()
-        self.proc.stop(timeout_s=20)
+        for proc in self.procs:
+            proc.stop(timeout_s=20)
 
 
 def _quantiles(values: list[float]) -> dict[str, float | int | None]:

@@ -73,6 +73,26 @@ def capacity(phases: Sequence[Mapping[str, Any]]) -> float | None:
     return max(float(p["sustained_per_s"]) for p in phases)
 
 
+def ratios(report: Mapping[str, object]) -> dict[str, object]:
+    """Capacity of every job kind measured, and fusion's ratios to the passthrough.
+
+    ``ratio`` compares like with like, the pipeline and the passthrough each as one job in
+    one JVM; ``ratio_apart`` is production's two-job shape against the same passthrough.
+    """
+    tops = {
+        kind: capacity(phases)
+        for kind in ("pipeline", "apart", "passthrough")
+        if isinstance(phases := report.get(kind), list) and phases
+    }
+    out: dict[str, object] = {"capacity_per_s": tops} if tops else {}
+    ref = tops.get("passthrough")
+    for kind, key in (("pipeline", "ratio"), ("apart", "ratio_apart")):
+        top = tops.get(kind)
+        if top and ref:
+            out[key] = round(top / ref, 3)
+    return out
+
+
 def active_rate(samples: Sequence[tuple[float, int]]) -> float:
     """Rate of a growing counter over the time it actually grew (e.g. sink commits).
 

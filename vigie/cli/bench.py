@@ -23,8 +23,8 @@ def _rates(text: str) -> list[int]:
 def _bench(args: argparse.Namespace) -> int:
     from vigie.bench.load import CityLoad
     from vigie.bench.plot import plot_latency
-    from vigie.bench.runner import machine, run_rates, run_soak
-    from vigie.bench.stats import capacity, verdicts
+    from vigie.bench.runner import JOB_KINDS, machine, run_rates, run_soak
+    from vigie.bench.stats import ratios, verdicts
     from vigie.config import REPO_ROOT, load_settings
     from vigie.live import LiveRun
     from vigie.stack.process import ManagedProcess
@@ -32,6 +32,11 @@ def _bench(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    kinds = [k for k in args.jobs.split(",") if k]
+    unknown = [k for k in kinds if k not in JOB_KINDS]
+    if unknown:
+        say(f"vigie bench: unknown job kind(s) {unknown}; choose among {sorted(JOB_KINDS)}")
+        return 2
     settings = load_settings()
     home = settings.data_dir / "bench"
     LiveRun(settings, say=say).prepare()
@@ -56,17 +61,13 @@ def _bench(args: argparse.Namespace) -> int:
     path = out / f"pipeline-{stamp}.json"
     next_loop = 0
     try:
-        for kind in [k for k in args.jobs.split(",") if k]:
+        for kind in kinds:
             report[kind], used = run_rates(
                 settings, load, kind, args.rates, args.seconds, home, say, sink_pid
             )
             next_loop = max(next_loop, used)
             path.write_text(json.dumps(report, indent=2) + "\n")  # a partial run is kept
-        pipe, ref = report.get("pipeline"), report.get("passthrough")
-        if isinstance(pipe, list) and isinstance(ref, list) and pipe and ref:
-            top, ref_top = capacity(pipe), capacity(ref)
-            report["capacity_per_s"] = {"pipeline": top, "passthrough": ref_top}
-            report["ratio"] = round(top / ref_top, 3) if top and ref_top else None
+        report.update(ratios(report))
         if args.soak_minutes > 0:
             report["soak"] = run_soak(
                 settings, load, args.soak_rate, args.soak_minutes, home, say, sink_pid, next_loop
@@ -106,7 +107,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--rates", type=_rates, default=[1000, 2500, 5000, 10000, 20000],
                    help="offered raw records/s, comma-separated")  # fmt: skip
     p.add_argument("--seconds", type=float, default=10, help="offered time per rate")
-    p.add_argument("--jobs", default="pipeline,passthrough", help="jobs to measure, in order")
+    p.add_argument(
+        "--jobs",
+        default="pipeline,apart,passthrough",
+        help="job kinds to measure, in order: pipeline (normalise + fuse in one job), apart "
+        "(normalise and fuse as two jobs, production's shape), passthrough (fusion replaced "
+        "by identity)",
+    )
     p.add_argument("--soak-minutes", type=float, default=10, help="memory run; 0 = none")
     p.add_argument("--soak-rate", type=int, default=1000, help="records/s of the memory run")
     p.add_argument("--seed", type=int, default=0, help="scenario seed")
