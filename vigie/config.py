@@ -136,6 +136,15 @@ class Settings(BaseSettings):
         description="bounded out-of-orderness per feed (JSON in VIGIE_WATERMARK_DELAY_S)",
     )
     idle_after_s: int = Field(30, ge=1, description="a quiet feed stops holding back time")
+    source_fetch_bytes: int = Field(
+        # Kafka hands a consumer one partition's fetch at a time, so reading a backlog, one
+        # partition runs this many bytes ahead of the others before the next is read; fusion
+        # rolls back for each older event of the others that then arrives. Small fetches
+        # keep partitions interleaved (docs/performance.md).
+        65_536,
+        ge=1024,
+        description="most bytes the jobs' Kafka sources fetch from one partition at a time",
+    )
     fusion_ahead_s: int = Field(
         # Reading a backlog, Kafka hands out some partitions hours ahead of others; an event
         # further ahead of the watermark than this waits for it instead of being linked now

@@ -85,6 +85,7 @@ class KafkaSinks:
                 "properties.group.id": group_id,
                 "properties.isolation.level": "read_committed",
                 "properties.auto.offset.reset": "earliest",
+                "properties.max.partition.fetch.bytes": str(self.settings.source_fetch_bytes),
                 "scan.startup.mode": "group-offsets",
                 "scan.topic-partition-discovery.interval": "60 s",
                 "value.format": "raw",
