@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--rates", type=_rates, default=[1000, 2500, 5000, 10000, 20000],
+    p.add_argument("--rates", type=_rates, default=[500, 1000, 2500, 5000, 10000],
                    help="offered raw records/s, comma-separated")  # fmt: skip
     p.add_argument("--seconds", type=float, default=10, help="offered time per rate")
     p.add_argument(
@@ -115,7 +115,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "by identity)",
     )
     p.add_argument("--soak-minutes", type=float, default=10, help="memory run; 0 = none")
-    p.add_argument("--soak-rate", type=int, default=1000, help="records/s of the memory run")
+    p.add_argument(
+        "--soak-rate",
+        type=int,
+        default=500,
+        help="records/s of the memory run (below the pipeline's capacity, docs/performance.md)",
+    )
     p.add_argument("--seed", type=int, default=0, help="scenario seed")
     p.add_argument(
         "--city-hours", type=int, default=2, help="city hours per loop of the replayed scenario"
