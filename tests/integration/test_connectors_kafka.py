@@ -10,11 +10,10 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.base import ParseContext, load_city, now_ms
 from connectors.feeds import build_parser
@@ -32,14 +31,9 @@ SAMPLES = REPO / "connectors" / "samples"
 
 
 @pytest.fixture
-def topics(stack: Settings, unique_name: str) -> Iterator[tuple[str, str]]:
-    admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
-    names = (f"test.raw.{unique_name}", f"test.dlq.{unique_name}")
-    for future in admin.create_topics([NewTopic(n, 2, 1) for n in names]).values():
-        future.result(30)
-    yield names
-    for future in admin.delete_topics(list(names)).values():
-        future.result(30)
+def topics(scratch_topics: Callable[[list[str]], list[str]], unique_name: str) -> tuple[str, str]:
+    raw, dlq = scratch_topics([f"test.raw.{unique_name}", f"test.dlq.{unique_name}"])
+    return raw, dlq
 
 
 def _consume(settings: Settings, topic: str, expected: int) -> list:  # type: ignore[type-arg]

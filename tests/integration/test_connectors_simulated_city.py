@@ -10,12 +10,12 @@ reason, same file and record index) on the DLQ topic.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.base import ParseContext, load_city, now_ms
 from connectors.feeds import FEEDS, build_parser
@@ -32,25 +32,26 @@ CITY = Path(__file__).resolve().parents[2] / "cities" / "marseille"
 
 
 @pytest.fixture
-def topics(stack: Settings, unique_name: str) -> Iterator[dict[str, tuple[str, str]]]:
-    admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
+def topics(
+    scratch_topics: Callable[[list[str]], list[str]], unique_name: str
+) -> dict[str, tuple[str, str]]:
     names = {
         f: (f"test.e2e.{unique_name}.raw.{f}", f"test.e2e.{unique_name}.dlq.{f}") for f in FEEDS
     }
-    flat = [t for pair in names.values() for t in pair]
-    for future in admin.create_topics([NewTopic(t, 2, 1) for t in flat]).values():
-        future.result(30)
-    yield names
-    for future in admin.delete_topics(flat).values():
-        future.result(30)
+    scratch_topics([t for pair in names.values() for t in pair])
+    return names
 
 
 def _drain(settings: Settings, topic: str, expected: int) -> list:  # type: ignore[type-arg]
     consumer = make_consumer(settings, f"test-{topic}")
     consumer.subscribe([topic])
     messages, idle = [], 0
+    deadline = time.monotonic() + 60
     try:
         while idle < 3:  # stop after 1.5 s without a message once the expected count is reached
+            assert time.monotonic() < deadline, (
+                f"{topic}: {len(messages)} of {expected} records after 60 s"
+            )
             msg = consumer.poll(0.5)
             if msg is None or msg.error() is not None:
                 idle += 1 if len(messages) >= expected else 0

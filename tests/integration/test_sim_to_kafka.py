@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from vigie.cli.main import main
 from vigie.config import REPO_ROOT, Settings
@@ -24,15 +23,10 @@ FEEDS = ("police", "fire", "camera", "transport", "weather", "permits")
 
 
 @pytest.fixture
-def prefix(stack: Settings, unique_name: str) -> Iterator[str]:
-    admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
+def prefix(scratch_topics: Callable[[list[str]], list[str]], unique_name: str) -> str:
     pre = f"test.sim.{unique_name}."
-    names = [f"{pre}raw.{f}" for f in FEEDS]
-    for fut in admin.create_topics([NewTopic(t, 2, 1) for t in names]).values():
-        fut.result(30)
-    yield pre
-    for fut in admin.delete_topics(names).values():
-        fut.result(30)
+    scratch_topics([f"{pre}raw.{f}" for f in FEEDS])
+    return pre
 
 
 def test_to_kafka_delivers_generated_minus_rejected(
