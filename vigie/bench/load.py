@@ -106,7 +106,11 @@ class CityLoad:
         *,
         seed: int = 0,
         hours: int = 12,
-        days_back: int = 60,
+        # Within every topic's retention: records carry their event time as Kafka timestamp,
+        # and raw.camera keeps 30 days, so older records would be deleted at the broker's
+        # next retention check, possibly before the job has read them. 20 days leave room
+        # for 240 loops of 2 city hours (a full `vigie bench` uses about 150).
+        days_back: int = 20,
         loop_ms: int | None = None,
     ) -> None:
         self.settings = settings
