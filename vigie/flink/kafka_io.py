@@ -19,26 +19,16 @@ from pyflink.table.expressions import col, to_timestamp_ltz
 
 from vigie.config import Settings
 
+_KEYED_FIELDS = ["k", "v", "headers"]
+_KEYED_TYPES = [
+    Types.STRING(),
+    Types.PRIMITIVE_ARRAY(Types.BYTE()),
+    Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
+]
 #: A keyed Kafka record as the jobs emit it: key text, value bytes, header map.
-KEYED_RECORD = Types.ROW_NAMED(
-    ["k", "v", "headers"],
-    [
-        Types.STRING(),
-        Types.PRIMITIVE_ARRAY(Types.BYTE()),
-        Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
-    ],
-)
-
+KEYED_RECORD = Types.ROW_NAMED(_KEYED_FIELDS, _KEYED_TYPES)
 #: A keyed record stamped with its event time (epoch ms) as the Kafka timestamp.
-STAMPED_RECORD = Types.ROW_NAMED(
-    ["k", "v", "headers", "ts"],
-    [
-        Types.STRING(),
-        Types.PRIMITIVE_ARRAY(Types.BYTE()),
-        Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
-        Types.LONG(),
-    ],
-)
+STAMPED_RECORD = Types.ROW_NAMED([*_KEYED_FIELDS, "ts"], [*_KEYED_TYPES, Types.LONG()])
 
 _TABLE_NAME = re.compile(r"[^A-Za-z0-9_]")
 

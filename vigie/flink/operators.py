@@ -211,6 +211,7 @@ class FuseCell(KeyedProcessFunction):
         )
         self.clock = runtime_context.get_state(ValueStateDescriptor("clock", pickled))
         self.timer_step = 300_000
+        self.ahead_ms = self.settings.fusion_ahead_s * 1000 or None  # 0: events never wait
         #: Each cell's pending timer (event time); after a restore, the first event of a
         #: cell registers one again (Flink drops a timer registered twice for one time).
         self.pending: dict[str, int] = {}
@@ -224,7 +225,7 @@ class FuseCell(KeyedProcessFunction):
         engine = self.engines.get(cell)
         if engine is None:
             owns = functools.partial(self.grid.owns, cell)
-            ahead = self.settings.fusion_ahead_s * 1000 or None
+            ahead = self.ahead_ms
             clock = self.clock.value()
             if clock is None:
                 engine = FusionEngine(self.rules, owns=owns, ahead_ms=ahead)

@@ -201,7 +201,7 @@ class FusionEngine:
         watermark = clock[0]
         for event in sorted(events, key=event_key):
             engine._now = max(engine._now, event.ingest_time)
-            if engine._too_far_ahead(event, watermark):
+            if engine._too_far_ahead(event.event_time, watermark):
                 engine._wait(event)
             else:
                 engine._take(event)
@@ -237,17 +237,17 @@ class FusionEngine:
         self._watermark = max(self._watermark, watermark)
         self._now = max(self._now, event.ingest_time if now is None else now)
         out = self._release()
-        if self._too_far_ahead(event, self._watermark):
+        if self._too_far_ahead(event.event_time, self._watermark):
             self._wait(event)
             return out
         return out + self._take(event)
 
-    def _too_far_ahead(self, event: NormalizedEvent, watermark: int) -> bool:
-        """Whether ``event`` waits: further ahead of a known watermark than ``ahead_ms``."""
+    def _too_far_ahead(self, event_time: int, watermark: int) -> bool:
+        """Whether an event waits: further ahead of a known watermark than ``ahead_ms``."""
         return (
             self._ahead_ms is not None
             and watermark > -(2**62)
-            and event.event_time > watermark + self._ahead_ms
+            and event_time > watermark + self._ahead_ms
         )
 
     def _wait(self, event: NormalizedEvent) -> None:
@@ -264,7 +264,7 @@ class FusionEngine:
         """
         out: list[Incident] = []
         keys = self._waiting_keys
-        while keys and not self._too_far_ahead(self._waiting[keys[0][1]], self._watermark):
+        while keys and not self._too_far_ahead(keys[0][0], self._watermark):
             out.extend(self._take(self._waiting.pop(heapq.heappop(keys)[1])))
         return out
 
