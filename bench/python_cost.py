@@ -37,6 +37,7 @@ import pickle
 import platform
 import statistics
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ from typing import Any
 from vigie.bench.load import CityLoad
 from vigie.config import REPO_ROOT, load_settings
 from vigie.core.events import Incident, NormalizedEvent
+from vigie.core.fusion.batch import run_stream
 from vigie.core.fusion.engine import FusionEngine
 from vigie.core.geo import CityGeometry
 from vigie.core.normalize import Normalizer, Rejection
@@ -71,29 +73,21 @@ def timed(work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def fuse_in_arrival_order(settings: Any, events: list[NormalizedEvent]) -> list[Incident]:
-    """What ``FuseCell`` does with these events, minus Flink: see the module docstring."""
+    """What ``CellKeys`` and ``FuseCell`` do with these events, minus Flink (module docstring)."""
     rules = rules_for_city(settings.city_dir)
     grid = city_grid(settings, rules)
-    ahead = settings.fusion_ahead_s * 1000 or None
     delay = max(settings.watermark_delay_s.values()) * 1000
-    engines: dict[str, FusionEngine] = {}
-    swept: dict[str, int] = {}
+    arrivals: dict[str, list[tuple[NormalizedEvent, int]]] = defaultdict(list)
     newest = -(2**62)
-    out: list[Incident] = []
     for event in events:
         newest = max(newest, event.event_time)
-        watermark = newest - delay
         for cell in grid.cell_keys(event, rules):
-            engine = engines.get(cell)
-            if engine is None:
-                owns = functools.partial(grid.owns, cell)
-                engine = engines[cell] = FusionEngine(rules, owns=owns, ahead_ms=ahead)
-            out += engine.on_event(event, watermark)
-            if watermark - swept.get(cell, -(2**62)) >= TIMER_STEP_MS:
-                out += engine.on_watermark(watermark)
-                swept[cell] = watermark
-    for engine in engines.values():
-        out += engine.flush()
+            arrivals[cell].append((event, newest - delay))
+    out: list[Incident] = []
+    for cell, arrived in arrivals.items():  # cells are independent: one after the other
+        owns = functools.partial(grid.owns, cell)
+        engine = FusionEngine(rules, owns=owns, ahead_ms=settings.fusion_ahead_s * 1000 or None)
+        out += run_stream(engine, arrived, watermark_every_ms=TIMER_STEP_MS)
     return out
 
 
